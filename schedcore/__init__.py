@@ -1,0 +1,54 @@
+"""schedcore: vectorised hyper-parameter schedules, fit policies, tables and LR suggesters.
+
+Pure numpy; never imports torch.
+
+>>> import schedcore
+>>> schedcore.schedule_table(schedcore.one_cycle(1e-3), 1000)["lr"].shape
+(1000,)
+"""
+
+from .annealers import (
+    Annealer,
+    SchedCos,
+    SchedExp,
+    SchedLin,
+    SchedNo,
+    SchedPoly,
+    Schedule,
+    annealer,
+    as_positions,
+    group_values,
+)
+from .combine import CombinedSchedule, combine_scheds, combined_cos
+from .policies import POLICIES, flat_cos, get_policy, lr_range, one_cycle, sgdr, warmup_cosine, wsd
+from .tables import ScheduleTable, load_table, save_table, schedule_table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Annealer",
+    "SchedCos",
+    "SchedExp",
+    "SchedLin",
+    "SchedNo",
+    "SchedPoly",
+    "Schedule",
+    "annealer",
+    "as_positions",
+    "group_values",
+    "CombinedSchedule",
+    "combine_scheds",
+    "combined_cos",
+    "POLICIES",
+    "flat_cos",
+    "get_policy",
+    "lr_range",
+    "one_cycle",
+    "sgdr",
+    "warmup_cosine",
+    "wsd",
+    "ScheduleTable",
+    "load_table",
+    "save_table",
+    "schedule_table",
+]

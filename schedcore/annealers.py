@@ -1,0 +1,326 @@
+"""Annealers: schedules from a start value to an end value over positions in [0, 1].
+
+A schedule is a picklable callable ``f(pos)``. ``pos`` is the fraction of training done:
+a Python float gives a float, an array of any shape gives an array of that shape. ``start``
+and ``end`` may be 1-D arrays of length G (one value per optimizer parameter group); the result
+then has shape ``pos.shape + (G,)``.
+
+Every evaluation is one vectorised numpy expression over the whole position array.
+
+>>> SchedLin(0, 2)(0.25)
+0.5
+>>> SchedCos(0, 2)([0.0, 0.5, 1.0]).round(6).tolist()
+[0.0, 1.0, 2.0]
+>>> SchedLin([1.0, 10.0], [0.0, 0.0])(0.5).tolist()
+[0.5, 5.0]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._io import to_numpy
+
+__all__ = [
+    "Schedule",
+    "Annealer",
+    "SchedNo",
+    "SchedLin",
+    "SchedCos",
+    "SchedExp",
+    "SchedPoly",
+    "annealer",
+    "as_positions",
+    "group_values",
+]
+
+ArrayLike = Any
+
+
+def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
+    """Convert ``pos`` to a float64 array and check every value is in [0, 1].
+
+    Returns ``(array, was_scalar)``. NaN or out-of-range values raise a ``ValueError`` that
+    names the first offending value.
+
+    >>> as_positions(0.5)
+    (array(0.5), True)
+    >>> as_positions([0.2, 1.5])
+    Traceback (most recent call last):
+    ...
+    ValueError: positions must lie in [0, 1]; got 1.5 at index (1,)
+    """
+    p = to_numpy(pos)
+    if p.size:
+        lo, hi = p.min(), p.max()
+        if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
+            bad = np.argwhere(~((p >= 0.0) & (p <= 1.0)))[0]
+            raise ValueError(
+                f"positions must lie in [0, 1]; got {float(p[tuple(bad)])!r} at index {tuple(bad.tolist())}"
+            )
+    return p, p.ndim == 0
+
+
+def _as_value(x: ArrayLike, name: str) -> float | np.ndarray:
+    """A start/end value: a finite float, or a finite 1-D float array (one per group)."""
+    if isinstance(x, slice):
+        raise TypeError(
+            f"{name}={x!r}: a slice needs the number of parameter groups; "
+            "expand it first with group_values(value, n_groups)"
+        )
+    a = to_numpy(x)
+    if a.ndim > 1:
+        raise ValueError(f"{name} must be a number or a 1-D array of per-group values; got shape {a.shape}")
+    if a.ndim == 1 and a.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite; got {x!r}")
+    return float(a) if a.ndim == 0 else a
+
+
+def _n_groups(*values: float | np.ndarray) -> int | None:
+    """Common group count of per-group values (None when all are scalars)."""
+    sizes = {v.shape[0] for v in values if isinstance(v, np.ndarray)}
+    if len(sizes) > 1:
+        raise ValueError(f"per-group values have mismatched lengths {sorted(sizes)}")
+    return sizes.pop() if sizes else None
+
+
+def group_values(value: ArrayLike, n_groups: int) -> np.ndarray:
+    """Expand a hyper-parameter value to one value per parameter group (fastai's rule).
+
+    - a scalar: the same value for every group;
+    - ``slice(b)``: ``b/10`` for every group but the last, which gets ``b``;
+    - ``slice(a, b)``: geometric spacing ``a*(b/a)**(i/(G-1))``;
+    - a list/array: used as is, and must have ``n_groups`` entries.
+
+    >>> group_values(slice(1e-3), 3).tolist()
+    [0.0001, 0.0001, 0.001]
+    >>> group_values(slice(1e-4, 1e-2), 3).round(8).tolist()
+    [0.0001, 0.001, 0.01]
+    """
+    if int(n_groups) != n_groups or n_groups < 1:
+        raise ValueError(f"n_groups must be a positive integer; got {n_groups!r}")
+    if isinstance(value, slice):
+        if value.step is not None:
+            raise ValueError(f"a learning-rate slice takes no step; got {value!r}")
+        stop = value.stop
+        if stop is None or not np.isfinite(stop) or stop <= 0:
+            raise ValueError(f"slice end must be a positive number; got {value!r}")
+        if value.start is None or value.start == 0:
+            out = np.full(n_groups, stop / 10.0)
+            out[-1] = stop
+            return out
+        start = value.start
+        if not np.isfinite(start) or start <= 0:
+            raise ValueError(f"slice start must be a positive number; got {value!r}")
+        if n_groups == 1:
+            return np.array([float(stop)])
+        return start * (stop / start) ** (np.arange(n_groups) / (n_groups - 1))
+    a = to_numpy(value)
+    if a.ndim == 0:
+        return np.full(n_groups, float(a))
+    if a.shape != (n_groups,):
+        raise ValueError(f"expected {n_groups} per-group values; got {a.size} ({value!r})")
+    return a.copy()
+
+
+class Schedule:
+    """Base class: a picklable callable mapping positions in [0, 1] to values.
+
+    Subclasses implement ``_eval(p, is_sorted=False)`` on a validated float64 array ``p`` and
+    return an array of shape ``p.shape`` (or ``p.shape + (G,)`` for per-group values).
+    ``is_sorted`` is a hint that a 1-D ``p`` is non-decreasing (tables use it).
+    """
+
+    n_groups: int | None = None
+
+    def __call__(self, pos: ArrayLike) -> float | np.ndarray:
+        p, scalar = as_positions(pos)
+        out = self._eval(p.reshape(1) if scalar else p)
+        if scalar:
+            return float(out[0]) if out.ndim == 1 else out[0]
+        return out
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Annealer(Schedule):
+    """Go from ``start`` to ``end``: ``start + (end - start) * w(pos)``.
+
+    Subclasses define the weight ``_weight(p)`` (0 at pos 0, 1 at pos 1), or override ``_eval``.
+    """
+
+    def __init__(self, start: ArrayLike, end: ArrayLike):
+        self.start = _as_value(start, "start")
+        self.end = _as_value(end, "end")
+        self.n_groups = _n_groups(self.start, self.end)
+
+    def _weight(self, p: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        w = self._weight(p)
+        s, e = self.start, self.end
+        if self.n_groups is None:
+            w *= e - s
+            w += s
+            return w
+        return s + w[..., None] * (np.asarray(e) - s)
+
+    def _args(self) -> str:
+        def fmt(v):
+            return repr(v) if isinstance(v, float) else np.array2string(v, separator=", ")
+
+        return f"{fmt(self.start)}, {fmt(self.end)}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._args()})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and repr(self) == repr(other)
+
+    __hash__ = object.__hash__
+
+
+class SchedNo(Annealer):
+    """Constant schedule: always ``start`` (``end`` is ignored, as in fastai).
+
+    >>> SchedNo(0, 2)([0.0, 0.5, 1.0]).tolist()
+    [0.0, 0.0, 0.0]
+    """
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        if self.n_groups is None:
+            return np.full(p.shape, self.start)
+        start = np.broadcast_to(self.start, (self.n_groups,))
+        return np.broadcast_to(start, p.shape + (self.n_groups,)).copy()
+
+
+class SchedLin(Annealer):
+    """Linear schedule: ``start + pos*(end - start)``.
+
+    >>> SchedLin(0, 2)([0.0, 0.25, 0.5, 0.75, 1.0]).tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    """
+
+    def _weight(self, p: np.ndarray) -> np.ndarray:
+        return p.copy()
+
+
+class SchedCos(Annealer):
+    """Cosine schedule: ``start + (1 + cos(pi*(1 - pos))) * (end - start)/2``.
+
+    Computed as ``start + (end - start) * (1 - cos(pi*pos))/2``, which is the same curve and
+    gives exactly ``start`` at ``pos == 0``.
+
+    >>> SchedCos(0, 2)([0.0, 0.25, 0.5, 0.75, 1.0]).round(5).tolist()
+    [0.0, 0.29289, 1.0, 1.70711, 2.0]
+    """
+
+    def _weight(self, p: np.ndarray) -> np.ndarray:
+        w = np.multiply(p, math.pi)
+        np.cos(w, out=w)
+        np.subtract(1.0, w, out=w)
+        w *= 0.5
+        return w
+
+
+class SchedExp(Annealer):
+    """Exponential schedule: ``start * (end/start)**pos``.
+
+    ``start`` and ``end`` must be non-zero and of one sign (fastai returns NaN or raises a
+    ZeroDivisionError otherwise; we raise a ``ValueError`` up front).
+
+    >>> SchedExp(1, 2)([0.0, 0.5, 1.0]).round(5).tolist()
+    [1.0, 1.41421, 2.0]
+    """
+
+    def __init__(self, start: ArrayLike, end: ArrayLike):
+        super().__init__(start, end)
+        s, e = np.asarray(self.start), np.asarray(self.end)
+        if np.any(s == 0) or np.any(e == 0) or np.any(np.sign(s) != np.sign(e)):
+            raise ValueError(
+                f"SchedExp needs non-zero start and end of the same sign; got start={self.start!r}, "
+                f"end={self.end!r}"
+            )
+        self._ratio = e / s
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        if self.n_groups is None:
+            out = np.power(float(self._ratio), p)
+            out *= self.start
+            return out
+        return self.start * np.power(np.broadcast_to(self._ratio, (self.n_groups,)), p[..., None])
+
+
+class SchedPoly(Annealer):
+    """Polynomial schedule: ``start + (end - start) * pos**power``, with ``power > 0``.
+
+    >>> SchedPoly(0, 2, 2)([0.0, 0.25, 0.5, 0.75, 1.0]).tolist()
+    [0.0, 0.125, 0.5, 1.125, 2.0]
+    """
+
+    def __init__(self, start: ArrayLike, end: ArrayLike, power: float):
+        super().__init__(start, end)
+        if not (isinstance(power, (int, float, np.number)) and np.isfinite(power) and power > 0):
+            raise ValueError(f"SchedPoly power must be a finite number > 0; got {power!r}")
+        self.power = float(power)
+
+    def _weight(self, p: np.ndarray) -> np.ndarray:
+        return np.power(p, self.power)
+
+    def _args(self) -> str:
+        return f"{super()._args()}, {self.power!r}"
+
+
+class _Custom(Annealer):
+    """An annealer made by :func:`annealer` from a function ``f(start, end, pos)``."""
+
+    def __init__(self, func: Callable, start: ArrayLike, end: ArrayLike, factory=None):
+        super().__init__(start, end)
+        self.func = func
+        self.factory = factory
+
+    def __reduce__(self):
+        # Pickle by reference to the decorated, module-level name (the factory), which is
+        # what ``@annealer`` leaves in the module namespace.
+        if self.factory is None:
+            return super().__reduce__()
+        return (self.factory, (self.start, self.end))
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        s, e = self.start, self.end
+        if self.n_groups is not None:
+            p = p[..., None]
+        out = np.asarray(self.func(s, e, p), dtype=np.float64)
+        return np.broadcast_to(out, np.broadcast_shapes(out.shape, p.shape)).copy()
+
+    def __repr__(self) -> str:
+        return f"{getattr(self.func, '__name__', 'annealer')}({self._args()})"
+
+
+def annealer(f: Callable) -> Callable[..., Schedule]:
+    """Decorator: turn ``f(start, end, pos)`` into ``f(start, end) -> Schedule``.
+
+    ``f`` is called once with the whole position array, so write it with numpy operations.
+    The resulting schedules pickle when ``f`` is a module-level function.
+
+    >>> @annealer
+    ... def sched_square(start, end, pos):
+    ...     return start + (end - start) * pos**2
+    >>> sched_square(0, 4)([0.0, 0.5, 1.0]).tolist()
+    [0.0, 1.0, 4.0]
+    """
+
+    @functools.wraps(f)
+    def make(start: ArrayLike, end: ArrayLike) -> Schedule:
+        return _Custom(f, start, end, make)
+
+    return make

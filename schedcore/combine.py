@@ -1,0 +1,125 @@
+"""Combining schedules: piecewise schedules over consecutive fractions of training.
+
+>>> f = combine_scheds([0.3, 0.2, 0.5], [SchedLin(0, 1), SchedNo(1, 1), SchedCos(1, 0)])
+>>> f([0, 0.15, 0.3, 0.4, 0.5, 0.7, 1]).round(5).tolist()
+[0.0, 0.5, 1.0, 1.0, 1.0, 0.65451, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._io import to_numpy
+from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _n_groups  # noqa: F401  (used by the doctests)
+
+__all__ = ["CombinedSchedule", "combine_scheds", "combined_cos"]
+
+_PCT_TOL = 1e-6
+
+
+def _check_pcts(pcts: ArrayLike, n_scheds: int) -> np.ndarray:
+    p = to_numpy(pcts)
+    if p.ndim != 1:
+        raise ValueError(f"pcts must be a 1-D sequence of fractions; got {pcts!r}")
+    if len(p) != n_scheds:
+        raise ValueError(f"got {len(p)} pcts for {n_scheds} schedules; they must match")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError(f"pcts must be finite and >= 0; got {p.tolist()}")
+    total = p.sum()
+    if abs(total - 1.0) > _PCT_TOL:
+        raise ValueError(f"pcts must sum to 1 (within {_PCT_TOL}); got {p.tolist()}, sum {total!r}")
+    return p
+
+
+class CombinedSchedule(Schedule):
+    """Piecewise schedule: piece ``i`` covers ``[c_i, c_{i+1})`` with ``c = cumsum([0] + pcts)``.
+
+    Piece ``i`` is evaluated at the local position ``(pos - c_i) / (c_{i+1} - c_i)``. A position
+    exactly on a boundary belongs to the later piece; ``pos == 1`` gives the last non-empty
+    piece at local position 1. Zero-width pieces are never evaluated. Evaluation is one
+    ``searchsorted`` plus one vectorised call per piece.
+    """
+
+    def __init__(self, pcts: ArrayLike, scheds: Sequence[Schedule]):
+        scheds = list(scheds)
+        if not scheds:
+            raise ValueError("scheds must not be empty")
+        for s in scheds:
+            if not isinstance(s, Schedule):
+                raise TypeError(f"every piece must be a schedcore Schedule; got {s!r}")
+        self.pcts = _check_pcts(pcts, len(scheds))
+        self.scheds = scheds
+        self.n_groups = _n_groups(*(np.empty(s.n_groups) for s in scheds if s.n_groups))
+        bounds = np.concatenate([[0.0], np.cumsum(self.pcts)])
+        bounds[-1] = 1.0  # the sum is 1 within tolerance: close the last piece exactly
+        self.bounds = np.minimum(bounds, 1.0)
+        self._live = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])
+
+    def _out(self, shape: tuple) -> np.ndarray:
+        return np.empty(shape + ((self.n_groups,) if self.n_groups else ()))
+
+    def _piece(self, i: int, p: np.ndarray, is_sorted: bool) -> np.ndarray:
+        lo, hi = self.bounds[i], self.bounds[i + 1]
+        local = p - lo
+        local *= 1.0 / (hi - lo)
+        np.clip(local, 0.0, 1.0, out=local)  # rounding at the edges
+        out = self.scheds[i]._eval(local, is_sorted)
+        if self.n_groups and out.ndim == p.ndim:  # scalar piece among per-group pieces
+            out = np.repeat(out[..., None], self.n_groups, axis=-1)
+        return out
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        out = self._out(p.shape)
+        inner = self.bounds[1:-1]
+        last = self._live[-1]
+        if is_sorted and p.ndim == 1:
+            # Contiguous runs: piece i owns p[cut[i]:cut[i+1]].
+            cuts = np.concatenate([[0], np.searchsorted(p, inner, side="left"), [len(p)]])
+            cuts[last + 1 :] = len(p)  # pos == 1 goes to the last non-empty piece
+            for i in self._live:
+                a, b = cuts[i], cuts[i + 1]
+                if b > a:
+                    out[a:b] = self._piece(i, p[a:b], True)
+            return out
+        idx = np.searchsorted(inner, p, side="right")
+        np.minimum(idx, last, out=idx)
+        for i in self._live:
+            mask = idx == i
+            if mask.any():
+                out[mask] = self._piece(i, p[mask], False)
+        return out
+
+    def __repr__(self) -> str:
+        return f"combine_scheds({self.pcts.tolist()}, {self.scheds!r})"
+
+
+def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSchedule:
+    """Combine ``scheds`` so that ``scheds[i]`` runs over the fraction ``pcts[i]`` of training.
+
+    ``pcts`` must be finite, ``>= 0``, as many as ``scheds``, and sum to 1 within 1e-6
+    (fastai's exact float comparison rejects ``[0.7, 0.2, 0.1]``; this does not).
+
+    >>> f = combine_scheds([0.5, 0.5], [SchedLin(0, 1), SchedLin(1, 0)])
+    >>> f([0.0, 0.25, 0.5, 0.75, 1.0]).tolist()
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    >>> combine_scheds([0.7, 0.2, 0.1], [SchedNo(1, 1)] * 3)(0.8)
+    1.0
+    """
+    return CombinedSchedule(pcts, scheds)
+
+
+def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike) -> CombinedSchedule:
+    """Cosine from ``start`` to ``middle`` over ``pct`` of training, then to ``end``.
+
+    The 1cycle building block: ``combine_scheds([pct, 1-pct], [SchedCos(start, middle),
+    SchedCos(middle, end)])``. Values may be per-group arrays.
+
+    >>> combined_cos(0.25, 0.5, 1, 0)([0, 0.1, 0.25, 0.5, 1]).round(5).tolist()
+    [0.5, 0.67275, 1.0, 0.75, 0.0]
+    """
+    pct = float(pct)
+    if not 0.0 <= pct <= 1.0:
+        raise ValueError(f"pct must be in [0, 1]; got {pct!r}")
+    return combine_scheds([pct, 1.0 - pct], [SchedCos(start, middle), SchedCos(middle, end)])

@@ -1,0 +1,246 @@
+"""Fit policies: dicts of hyper-parameter name -> schedule, built from annealers.
+
+Each policy returns ``{"lr": schedule, ...}`` (``sgdr`` also returns the epoch count). Learning
+rates may be a float, an array of per-group values, or a ``slice`` together with
+``n_groups`` (expanded by :func:`schedcore.group_values`).
+
+>>> s = one_cycle(1e-2)
+>>> sorted(s)
+['lr', 'mom']
+>>> round(s["lr"](0.0), 6), round(s["lr"](0.25), 6)
+(0.0004, 0.01)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._io import to_numpy
+from .annealers import (
+    ArrayLike,
+    SchedCos,
+    SchedExp,
+    SchedLin,
+    SchedNo,
+    SchedPoly,
+    Schedule,
+    group_values,
+)
+from .combine import combine_scheds, combined_cos
+
+__all__ = [
+    "one_cycle",
+    "flat_cos",
+    "sgdr",
+    "lr_range",
+    "warmup_cosine",
+    "wsd",
+    "POLICIES",
+    "get_policy",
+]
+
+Scheds = dict[str, Schedule]
+
+
+def _lr(value: ArrayLike, n_groups: int | None, name: str = "lr_max") -> float | np.ndarray:
+    """A learning rate: float, per-group array, or a slice expanded over ``n_groups``."""
+    if isinstance(value, slice):
+        if n_groups is None:
+            raise ValueError(f"{name}={value!r} is a slice: pass n_groups to expand it")
+        return group_values(value, n_groups)
+    if value is None:
+        raise ValueError(f"{name} is required; got None")
+    a = to_numpy(value)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    if n_groups is not None and a.ndim:
+        return group_values(a, n_groups)
+    return float(a) if a.ndim == 0 else a
+
+
+def _pct(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float, np.number)) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+    return float(value)
+
+
+def _positive(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return float(value)
+
+
+def one_cycle(
+    lr_max: ArrayLike,
+    div: float = 25.0,
+    div_final: float = 1e5,
+    pct_start: float = 0.25,
+    moms: tuple[float, float, float] | None = (0.95, 0.85, 0.95),
+    n_groups: int | None = None,
+) -> Scheds:
+    """1cycle: lr ``lr_max/div -> lr_max -> lr_max/div_final``, mom ``moms[0] -> [1] -> [2]``.
+
+    Both are :func:`combined_cos` with the turn at ``pct_start``. ``moms=None`` leaves momentum
+    unscheduled.
+
+    >>> s = one_cycle(1e-2)
+    >>> s["lr"]([0, 0.25, 1]).tolist()
+    [0.0004, 0.01, 1e-07]
+    >>> s["mom"]([0, 0.25, 1]).round(4).tolist()
+    [0.95, 0.85, 0.95]
+    """
+    lr = _lr(lr_max, n_groups)
+    div, div_final = _positive(div, "div"), _positive(div_final, "div_final")
+    pct_start = _pct(pct_start, "pct_start")
+    scheds: Scheds = {"lr": combined_cos(pct_start, lr / div, lr, lr / div_final)}
+    if moms is not None:
+        if len(moms) != 3:
+            raise ValueError(f"moms must be three values (start, middle, end); got {moms!r}")
+        scheds["mom"] = combined_cos(pct_start, *moms)
+    return scheds
+
+
+def flat_cos(
+    lr: ArrayLike, div_final: float = 1e5, pct_start: float = 0.75, n_groups: int | None = None
+) -> Scheds:
+    """Flat then cosine: ``lr`` for ``pct_start`` of training, then cosine to ``lr/div_final``.
+
+    >>> flat_cos(1.0)["lr"]([0, 0.5, 0.75, 1]).tolist()
+    [1.0, 1.0, 1.0, 1e-05]
+    """
+    lr = _lr(lr, n_groups, "lr")
+    div_final = _positive(div_final, "div_final")
+    return {"lr": combined_cos(_pct(pct_start, "pct_start"), lr, lr, lr / div_final)}
+
+
+def sgdr(
+    n_cycles: int,
+    cycle_len: float,
+    lr_max: ArrayLike,
+    cycle_mult: float = 2,
+    min_lr: float = 0.0,
+    cycle_decay: float = 1.0,
+    n_groups: int | None = None,
+) -> tuple[Scheds, int | float]:
+    """SGDR (warm restarts): ``n_cycles`` cosines from a peak to ``min_lr``.
+
+    Cycle ``i`` lasts ``cycle_len * cycle_mult**i`` epochs and peaks at
+    ``lr_max * cycle_decay**i``. Returns ``(scheds, n_epoch)`` where ``n_epoch`` is the total
+    length (an int when every cycle length is whole). Works for ``cycle_mult == 1`` (where
+    fastai's closed form divides by zero) and for float ``cycle_mult``.
+
+    >>> scheds, n_epoch = sgdr(3, 1, 1.0)
+    >>> n_epoch
+    7
+    >>> scheds["lr"]([0, 1 / 7, 3 / 7]).tolist()
+    [1.0, 1.0, 1.0]
+    >>> sgdr(3, 2, 1.0, cycle_mult=1)[1]
+    6
+    """
+    if int(n_cycles) != n_cycles or n_cycles < 1:
+        raise ValueError(f"n_cycles must be a positive integer; got {n_cycles!r}")
+    cycle_len = _positive(cycle_len, "cycle_len")
+    cycle_mult = _positive(cycle_mult, "cycle_mult")
+    cycle_decay = _positive(cycle_decay, "cycle_decay")
+    lr = _lr(lr_max, n_groups)
+    if not (math.isfinite(min_lr) and min_lr >= 0):
+        raise ValueError(f"min_lr must be a finite number >= 0; got {min_lr!r}")
+    lengths = np.array([cycle_len * cycle_mult**i for i in range(int(n_cycles))])
+    total = float(lengths.sum())
+    pieces = [SchedCos(lr * cycle_decay**i, min_lr) for i in range(int(n_cycles))]
+    n_epoch: int | float = int(round(total)) if np.allclose(lengths, np.round(lengths)) else total
+    return {"lr": combine_scheds(lengths / total, pieces)}, n_epoch
+
+
+def lr_range(start_lr: ArrayLike = 1e-7, end_lr: ArrayLike = 10, mode: str = "exp") -> Scheds:
+    """LR range test: ``start_lr -> end_lr``, exponentially (``mode="exp"``) or linearly.
+
+    >>> lr_range()["lr"]([0, 0.5, 1]).round(10).tolist()
+    [1e-07, 0.001, 10.0]
+    >>> lr_range(0.0, 1.0, mode="linear")["lr"](0.5)
+    0.5
+    """
+    if mode == "exp":
+        return {"lr": SchedExp(start_lr, end_lr)}
+    if mode == "linear":
+        return {"lr": SchedLin(start_lr, end_lr)}
+    raise ValueError(f"mode must be 'exp' or 'linear'; got {mode!r}")
+
+
+def warmup_cosine(
+    lr_max: ArrayLike,
+    warmup_pct: float,
+    min_lr: float = 0.0,
+    warmup_start: float = 0.0,
+    n_groups: int | None = None,
+) -> Scheds:
+    """Linear warmup from ``warmup_start`` to ``lr_max`` over ``warmup_pct``, then cosine to ``min_lr``.
+
+    The usual transformer schedule. ``warmup_start`` may be non-zero so the very first step
+    does not run at lr 0.
+
+    >>> warmup_cosine(1.0, 0.1)["lr"]([0, 0.05, 0.1, 0.55, 1]).round(6).tolist()
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    lr = _lr(lr_max, n_groups)
+    w = _pct(warmup_pct, "warmup_pct")
+    return {"lr": combine_scheds([w, 1 - w], [SchedLin(warmup_start, lr), SchedCos(lr, min_lr)])}
+
+
+_DECAYS = {
+    "cos": lambda a, b: SchedCos(a, b),
+    "linear": lambda a, b: SchedLin(a, b),
+    "sqrt": lambda a, b: SchedPoly(a, b, 0.5),
+}
+
+
+def wsd(
+    lr_max: ArrayLike,
+    warmup_pct: float,
+    decay_pct: float,
+    min_lr: float = 0.0,
+    decay: str = "cos",
+    warmup_start: float = 0.0,
+    n_groups: int | None = None,
+) -> Scheds:
+    """Warmup-stable-decay: linear warmup, a flat ``lr_max`` plateau, then a decay to ``min_lr``.
+
+    The decay over the last ``decay_pct`` of training is ``"cos"``, ``"linear"`` or ``"sqrt"``
+    (``lr_max - (lr_max - min_lr)*sqrt(p)``).
+
+    >>> wsd(1.0, 0.1, 0.2, decay="linear")["lr"]([0, 0.05, 0.5, 0.9, 1]).round(6).tolist()
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    if decay not in _DECAYS:
+        raise ValueError(f"decay must be one of {sorted(_DECAYS)}; got {decay!r}")
+    lr = _lr(lr_max, n_groups)
+    w, d = _pct(warmup_pct, "warmup_pct"), _pct(decay_pct, "decay_pct")
+    if w + d > 1 + 1e-12:
+        raise ValueError(f"warmup_pct + decay_pct must be <= 1; got {w} + {d}")
+    stable = max(0.0, 1.0 - w - d)
+    pieces = [SchedLin(warmup_start, lr), SchedNo(lr, lr), _DECAYS[decay](lr, min_lr)]
+    return {"lr": combine_scheds([w, stable, d], pieces)}
+
+
+POLICIES = {
+    "one_cycle": one_cycle,
+    "flat_cos": flat_cos,
+    "sgdr": sgdr,
+    "lr_range": lr_range,
+    "warmup_cosine": warmup_cosine,
+    "wsd": wsd,
+}
+
+
+def get_policy(name: str):
+    """Look up a policy function by name (``"one_cycle"``, ``"wsd"``, ...).
+
+    >>> get_policy("flat_cos") is flat_cos
+    True
+    """
+    try:
+        return POLICIES[name.replace("-", "_")]
+    except KeyError:
+        raise ValueError(f"unknown policy {name!r}; choose from {sorted(POLICIES)}") from None

@@ -1,0 +1,1 @@
+"""torch_adapter: a thin PyTorch layer over schedcore (Learner, callbacks, schedulers)."""
