@@ -235,6 +235,9 @@ class SchedCos(Annealer):
 class SchedExp(Annealer):
     """Exponential schedule: ``start * (end/start)**pos``.
 
+    Evaluated as ``start * exp(pos * log(end/start))`` (equal up to rounding, and free of
+    overflow for extreme ratios).
+
     ``start`` and ``end`` must be non-zero and of one sign (fastai returns NaN or raises a
     ZeroDivisionError otherwise; we raise a ``ValueError`` up front).
 
@@ -250,14 +253,22 @@ class SchedExp(Annealer):
                 f"SchedExp needs non-zero start and end of the same sign; got start={self.start!r}, "
                 f"end={self.end!r}"
             )
-        self._ratio = e / s
+        # log-space, so that extreme but valid ratios (1e-300 -> 1e300) do not overflow
+        self._log_ratio = np.log(np.abs(e)) - np.log(np.abs(s))
 
     def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
-        if self.n_groups is None:
-            out = np.power(float(self._ratio), p)
-            out *= self.start
-            return out
-        return self.start * np.power(np.broadcast_to(self._ratio, (self.n_groups,)), p[..., None])
+        grouped = self.n_groups is not None
+        ratio = self._log_ratio
+        if np.all(np.abs(ratio) < 700):  # exp(pos * log ratio) cannot overflow
+            if not grouped:
+                out = np.multiply(p, float(ratio))
+                np.exp(out, out=out)
+                out *= self.start
+                return out
+            return self.start * np.exp(p[..., None] * ratio)
+        # Extreme ratios: fold log|start| into the exponent so no intermediate overflows.
+        s = np.asarray(self.start)
+        return np.sign(s) * np.exp(np.log(np.abs(s)) + (p[..., None] if grouped else p) * ratio)
 
 
 class SchedPoly(Annealer):

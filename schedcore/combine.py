@@ -29,7 +29,7 @@ def _check_pcts(pcts: ArrayLike, n_scheds: int) -> np.ndarray:
         raise ValueError(f"pcts must be finite and >= 0; got {p.tolist()}")
     total = p.sum()
     if abs(total - 1.0) > _PCT_TOL:
-        raise ValueError(f"pcts must sum to 1 (within {_PCT_TOL}); got {p.tolist()}, sum {total!r}")
+        raise ValueError(f"pcts must sum to 1 (within {_PCT_TOL}); got {p.tolist()}, sum {float(total)!r}")
     return p
 
 
@@ -52,9 +52,8 @@ class CombinedSchedule(Schedule):
         self.pcts = _check_pcts(pcts, len(scheds))
         self.scheds = scheds
         self.n_groups = _n_groups(*(np.empty(s.n_groups) for s in scheds if s.n_groups))
-        bounds = np.concatenate([[0.0], np.cumsum(self.pcts)])
-        bounds[-1] = 1.0  # the sum is 1 within tolerance: close the last piece exactly
-        self.bounds = np.minimum(bounds, 1.0)
+        # Dividing by the total makes the last boundary exactly 1 and keeps empty pieces empty.
+        self.bounds = np.cumsum(np.concatenate([[0.0], self.pcts])) / self.pcts.sum()
         self._live = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])
 
     def _out(self, shape: tuple) -> np.ndarray:
@@ -63,7 +62,8 @@ class CombinedSchedule(Schedule):
     def _piece(self, i: int, p: np.ndarray, is_sorted: bool) -> np.ndarray:
         lo, hi = self.bounds[i], self.bounds[i + 1]
         local = p - lo
-        local *= 1.0 / (hi - lo)
+        with np.errstate(over="ignore"):  # a sub-normal width may overflow: clipped to 1 below
+            local /= hi - lo
         np.clip(local, 0.0, 1.0, out=local)  # rounding at the edges
         out = self.scheds[i]._eval(local, is_sorted)
         if self.n_groups and out.ndim == p.ndim:  # scalar piece among per-group pieces

@@ -113,8 +113,7 @@ def schedule_table(
         raise ValueError(f"scheds must be a non-empty dict of name -> Schedule; got {scheds!r}")
     n_steps, start, stop = _check_steps(n_steps, start, stop)
     pos = np.arange(start, stop, dtype=np.float64)
-    pos *= 1.0 / n_steps
-    np.minimum(pos, 1.0, out=pos)
+    pos /= n_steps  # a division, so that row k is exactly f(k / n_steps)
     values = {}
     for name, sched in scheds.items():
         if not isinstance(sched, Schedule):
@@ -187,7 +186,7 @@ def _load_npz(path: Path) -> ScheduleTable:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise ValueError(f"not a readable .npz file ({e})") from None
     meta = data.pop("__meta__", None)
     if meta is None or meta.shape != (3,) or str(meta[0]) != _FORMAT:

@@ -1,0 +1,104 @@
+"""Schedule tables: values, slices, and .npz/.csv files (round trips, atomic writes, bad files)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from schedcore import load_table, one_cycle, save_table, schedule_table, sgdr
+from schedcore.annealers import SchedLin
+
+
+def test_table_values_and_single_schedule():
+    t = schedule_table(SchedLin(0, 1), 4)
+    assert list(t) == ["lr"] and t["lr"].tolist() == [0, 0.25, 0.5, 0.75]
+    assert t.row(2) == {"lr": 0.5}
+    with pytest.raises(IndexError, match="step 4 is outside"):
+        t.row(4)
+
+
+def test_table_slice_equals_full_table_rows():
+    full = schedule_table(one_cycle(1e-2), 1000)
+    part = schedule_table(one_cycle(1e-2), 1000, start=250, stop=600)
+    for k in full:
+        np.testing.assert_array_equal(part[k], full[k][250:600])
+    assert part.steps[0] == 250 and part.rows == 350
+
+
+def test_per_group_table_shape():
+    t = schedule_table(one_cycle(slice(1e-4, 1e-2), n_groups=3), 10)
+    assert t["lr"].shape == (10, 3) and t["mom"].shape == (10,)
+    np.testing.assert_allclose(t["lr"][0], np.array([1e-4, 1e-3, 1e-2]) / 25)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".csv"])
+@pytest.mark.parametrize("groups", [None, 3])
+def test_round_trip(tmp_path, ext, groups):
+    lr = slice(1e-4, 1e-2) if groups else 1e-2
+    t = schedule_table(one_cycle(lr, n_groups=groups), 37, start=5)
+    path = t.save(tmp_path / f"t{ext}")
+    u = load_table(path)
+    assert (u.n_steps, u.start, list(u)) == (37, 5, list(t))
+    for k in t:
+        np.testing.assert_array_equal(u[k], t[k])  # 17 significant digits: exact
+    np.testing.assert_array_equal(u.pos, t.pos)
+
+
+def test_sgdr_table_round_trip(tmp_path):
+    scheds, n_epoch = sgdr(3, 1, 1e-3)
+    t = schedule_table(scheds, n_epoch * 10)
+    u = load_table(save_table(t, tmp_path / "s.csv"))
+    np.testing.assert_array_equal(u["lr"], t["lr"])
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "t.npz"
+    schedule_table(SchedLin(0, 1), 5).save(path)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        schedule_table(SchedLin(0, 2), 5).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["t.npz"]  # no temp file left behind
+
+
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("a.csv", "", "first line must be"),
+        ("b.csv", "# schedcore-table-v1 n_steps=x\nstep,pos,lr\n", "bad n_steps"),
+        ("c.csv", "# schedcore-table-v1 n_steps=4\nfoo,pos,lr\n", "column header"),
+        ("d.csv", "# schedcore-table-v1 n_steps=4\nstep,pos,lr\n0,0,abc\n", "rows must be numbers"),
+        ("e.csv", "# schedcore-table-v1 n_steps=4\nstep,pos,lr\n0,0,1\n2,0.5,1\n", "count up by one"),
+        ("f.csv", "# schedcore-table-v1 n_steps=1\nstep,pos,lr\n0,0,1\n1,0.5,1\n", "stop <= n_steps"),
+        ("g.csv", "# schedcore-table-v1 n_steps=4\nstep,pos,lr\n0,0,nan\n", "finite floats"),
+        ("h.npz", "not a zip", "not a readable .npz"),
+        ("i.txt", "x", "unknown table format '.txt'"),
+    ],
+)
+def test_malformed_files(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as e:
+        load_table(path)
+    assert str(path) in str(e.value)
+
+
+def test_npz_without_meta(tmp_path):
+    np.savez(tmp_path / "x.npz", lr=np.ones(3))
+    with pytest.raises(ValueError, match="not a schedcore table"):
+        load_table(tmp_path / "x.npz")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such table file"):
+        load_table(tmp_path / "nope.npz")
+
+
+def test_save_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="unknown table format '.json'"):
+        schedule_table(SchedLin(0, 1), 3).save(tmp_path / "t.json")
