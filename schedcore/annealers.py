@@ -166,13 +166,17 @@ class Annealer(Schedule):
         raise NotImplementedError
 
     def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+        # Two-sided lerp (1-w)*s + w*e: exact at both ends (s + (e-s)*w loses e to cancellation).
         w = self._weight(p)
         s, e = self.start, self.end
         if self.n_groups is None:
-            w *= e - s
-            w += s
-            return w
-        return s + w[..., None] * (np.asarray(e) - s)
+            out = np.multiply(w, e)
+            w -= 1.0
+            w *= -s
+            out += w
+            return out
+        w = w[..., None]
+        return (1.0 - w) * s + w * e
 
     def _args(self) -> str:
         def fmt(v):
