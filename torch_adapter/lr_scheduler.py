@@ -1,0 +1,485 @@
+"""schedcore schedules as a ``torch.optim.lr_scheduler.LRScheduler``, for hand-written loops,
+Lightning, Hugging Face's Trainer, or anything else that drives a torch scheduler.
+
+:class:`TableScheduler` asks schedcore for the whole table once (one vectorised call per
+hyper-parameter) and, on each ``step()``, writes row ``k`` into every parameter group: ``lr``, and
+``mom`` / ``sqr_mom`` / ``wd`` where they are scheduled (through :mod:`torch_adapter.optim`).
+Row ``k`` is ``f(k / total_steps)`` (closed form, never a recursion), so a resumed run continues
+with exactly the values an uninterrupted run would have used.
+
+>>> import torch, schedcore
+>>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+>>> sched = TableScheduler(opt, schedcore.one_cycle(1e-2), total_steps=4)
+>>> [round(sched.get_last_lr()[0], 6)]
+[0.0004]
+>>> opt.step(); sched.step()
+>>> sched.get_last_lr()[0], round(opt.param_groups[0]["momentum"], 6)
+(0.01, 0.85)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+import schedcore
+from schedcore import Schedule, ScheduleTable
+
+from .optim import has_hyper, hyper_setter
+
+__all__ = ["TableScheduler"]
+
+_STATE_FORMAT = "torch_adapter.TableScheduler/1"
+_ON_OVERRUN = ("warn", "raise")
+
+Source = Mapping[str, Schedule] | Schedule | ScheduleTable | str | os.PathLike
+
+
+class TableScheduler(LRScheduler):
+    """A torch LR scheduler that applies a precomputed schedcore table, one row per step.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+    source : dict of name -> Schedule, a Schedule, a ScheduleTable, or a table file path
+        What to schedule. A dict as schedcore's policies return (``{"lr": ..., "mom": ...}``);
+        a single schedule is the ``lr``; a :class:`schedcore.ScheduleTable` or a ``.npz``/``.csv``
+        file written by :func:`schedcore.save_table` is used as is (it must hold every step
+        ``0 .. n_steps-1``). Names are the uniform hyper-parameter names of ``design.md``
+        (``lr``, ``mom``, ``sqr_mom``, ``wd``, ...); ``lr`` is required.
+    total_steps : int, optional
+        Number of optimizer steps the schedule spans (row ``k`` is ``f(k / total_steps)``).
+        Required for schedules; for a table it defaults to the table's length and, when given,
+        must equal it.
+    on_overrun : {"warn", "raise"}
+        What happens when ``step()`` goes beyond ``total_steps``. The ``total_steps``-th
+        ``step()`` (the one after the last optimizer step of the usual loop) is normal; any
+        later step holds the last row and warns once (``"warn"``) or raises ``ValueError``.
+    last_epoch : int
+        As in torch; prefer ``load_state_dict`` to resume.
+
+    Contract (as torch documents for ``LRScheduler``): after construction the optimizer holds
+    row 0; after the k-th ``step()`` it holds row k; ``get_last_lr()`` is the list of the
+    groups' current learning rates. A column of shape ``(total_steps, G)`` gives group ``g``
+    column ``g`` (G must equal the number of parameter groups); a 1-D column goes to every group.
+
+    Raises
+    ------
+    ValueError
+        ``total_steps < 1``, a table whose length differs from ``total_steps``, a schedule for a
+        hyper-parameter the optimizer lacks, a per-group width that is not the group count, no
+        ``lr``, or non-finite values.
+    TypeError
+        ``optimizer`` is not a torch optimizer, or ``source`` is none of the accepted kinds.
+
+    >>> import torch, schedcore
+    >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+    >>> sched = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), total_steps=4)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [0.0, 0.25, 0.5, 0.75]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        source: Source,
+        total_steps: int | None = None,
+        *,
+        on_overrun: str = "warn",
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+        if on_overrun not in _ON_OVERRUN:
+            raise ValueError(f"on_overrun must be one of {_ON_OVERRUN}; got {on_overrun!r}")
+        self.table = _as_table(source, total_steps)
+        self.total_steps = self.table.n_steps
+        self.on_overrun = on_overrun
+        self._n_groups = len(optimizer.param_groups)
+        columns = _group_columns(self.table, self._n_groups)
+        _check_hypers(optimizer, columns)
+        self._lr = columns.pop("lr")
+        self._others = list(columns.items())
+        self._setters: list = []
+        self._setters_for: list | None = None  # the param_groups list the setters write into
+        self._digest: str | None = None
+        self._overrun_warned = False
+        super().__init__(optimizer, last_epoch)
+
+    # --------------------------------------------------------------------------- torch protocol
+
+    def get_lr(self) -> list[float]:
+        """The learning rates of the current step's row (closed form, no side effects).
+
+        >>> import torch, schedcore
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> TableScheduler(opt, schedcore.SchedLin(0.5, 1.0), 2).get_lr()
+        [0.5]
+        """
+        return self._lr[self._row_of(self.last_epoch)].tolist()
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one step (or jump to step ``epoch``, deprecated in torch) and write its row.
+
+        >>> import torch, schedcore
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 2)
+        >>> opt.step(); sched.step(); opt.param_groups[0]["lr"]
+        0.5
+        """
+        k = self.last_epoch + 1 if epoch is None else _step_index(epoch)
+        row = self._checked_row(k)
+        if epoch is not None or self._step_count < 2:
+            self._groups()  # a clear error before torch's own (a zip length error)
+            super().step(epoch)  # torch's own bookkeeping: call-order and deprecation warnings
+        else:  # the fast path: the same bookkeeping without torch's per-step overhead
+            self._step_count += 1
+            self.last_epoch = k
+        self._write_row(row)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step count plus a fingerprint of the table (not the table itself).
+
+        >>> import torch, schedcore
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> s = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 10).state_dict()
+        >>> s["last_epoch"], s["total_steps"], s["hypers"]
+        (0, 10, ['lr'])
+        """
+        return {
+            "format": _STATE_FORMAT,
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "total_steps": self.total_steps,
+            "n_groups": self._n_groups,
+            "hypers": ["lr"] + [name for name, _ in self._others],
+            "table_digest": self.table_digest,
+            "overrun_warned": self._overrun_warned,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume at the saved step and write that step's row into the optimizer.
+
+        The scheduler must be rebuilt from the same arguments: a different table (other
+        hyper-parameters, steps, groups or values) raises ``ValueError`` listing the differences.
+        Loading before or after ``optimizer.load_state_dict`` gives the same result.
+
+        >>> import torch, schedcore
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> a = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 4)
+        >>> opt.step(); a.step(); opt.step(); a.step()
+        >>> b = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 4)
+        >>> b.load_state_dict(a.state_dict()); b.last_epoch, opt.param_groups[0]["lr"]
+        (2, 0.5)
+        >>> TableScheduler(opt, schedcore.SchedLin(0.0, 2.0), 4).load_state_dict(a.state_dict())
+        Traceback (most recent call last):
+        ...
+        ValueError: scheduler state does not match this TableScheduler: table values differ ...
+        """
+        self._check_state(state_dict)
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict["_step_count"])
+        self._overrun_warned = bool(state_dict.get("overrun_warned", False))
+        self._write_row(self._row_of(self.last_epoch))
+
+    # ------------------------------------------------------------------------------ internals
+
+    @property
+    def table_digest(self) -> str:
+        """A hash of the table's names, shape and values (what ``load_state_dict`` compares)."""
+        if self._digest is None:
+            self._digest = _digest(self.table)
+        return self._digest
+
+    def _row_of(self, k: int) -> int:
+        return min(max(k, 0), self.total_steps - 1)
+
+    def _checked_row(self, k: int) -> int:
+        """Row for step ``k``; beyond ``total_steps`` warn once or raise, as configured."""
+        if k > self.total_steps:
+            msg = (
+                f"TableScheduler stepped to step {k}, past total_steps={self.total_steps}; "
+                f"holding the last value"
+            )
+            if self.on_overrun == "raise":
+                raise ValueError(msg.replace("; holding the last value", " (on_overrun='raise')"))
+            if not self._overrun_warned:
+                self._overrun_warned = True
+                warnings.warn(msg, UserWarning, stacklevel=3)
+        return self._row_of(k)
+
+    def _groups(self) -> list[dict]:
+        groups = self.optimizer.param_groups
+        if len(groups) != self._n_groups:
+            raise ValueError(
+                f"the optimizer has {len(groups)} parameter groups but this scheduler was built "
+                f"for {self._n_groups}; build a new TableScheduler after add_param_group"
+            )
+        return groups
+
+    def _write_row(self, row: int) -> None:
+        groups = self._groups()
+        lr, last = self._lr, []
+        for g, group in enumerate(groups):
+            v = lr.item(row, g)
+            cur = group["lr"]
+            if isinstance(cur, Tensor):  # tensor lrs (capturable/fused optimizers): fill in place
+                cur.fill_(v)
+                last.append(cur.clone())
+            else:
+                group["lr"] = v
+                last.append(v)
+        self._last_lr = last
+        if self._others:
+            if self._setters_for is not groups:  # optimizer.load_state_dict replaces param_groups
+                self._setters = [hyper_setter(self.optimizer, name) for name, _ in self._others]
+                self._setters_for = groups
+            for setter, (_, values) in zip(self._setters, self._others, strict=True):
+                setter(values[row].tolist())
+
+    def _check_state(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
+            found = state.get("format") if isinstance(state, Mapping) else type(state).__name__
+            raise ValueError(f"not a TableScheduler state (format {found!r}, expected {_STATE_FORMAT!r})")
+        mine = self.state_dict()
+        diffs = [
+            f"{key} {state.get(key)!r} in the checkpoint, {mine[key]!r} here"
+            for key in ("total_steps", "n_groups", "hypers")
+            if state.get(key) != mine[key]
+        ]
+        if not diffs and state.get("table_digest") != mine["table_digest"]:
+            diffs.append("table values differ (same shape, other numbers)")
+        if diffs:
+            raise ValueError(
+                "scheduler state does not match this TableScheduler: "
+                + "; ".join(diffs)
+                + ". Rebuild the scheduler with the arguments used when the checkpoint was saved."
+            )
+
+    def __repr__(self) -> str:
+        names = ", ".join(["lr"] + [n for n, _ in self._others])
+        return f"TableScheduler(total_steps={self.total_steps}, hypers=[{names}], step={self.last_epoch})"
+
+    # -------------------------------------------------------------------- policy constructors
+
+    @classmethod
+    def one_cycle(
+        cls, optimizer: Optimizer, total_steps: int, lr_max: Any, *, on_overrun: str = "warn", **policy: Any
+    ) -> TableScheduler:
+        """1cycle over ``total_steps``: :func:`schedcore.one_cycle` (``div``, ``div_final``,
+        ``pct_start``, ``moms``; ``moms=None`` leaves momentum alone). A ``slice`` or array
+        ``lr_max`` gives one value per parameter group.
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+        >>> TableScheduler.one_cycle(opt, 100, 1e-2).get_last_lr()
+        [0.0004]
+        """
+        n = len(_optimizer(optimizer).param_groups)
+        return cls(
+            optimizer, schedcore.one_cycle(lr_max, n_groups=n, **policy), total_steps, on_overrun=on_overrun
+        )
+
+    @classmethod
+    def flat_cos(
+        cls, optimizer: Optimizer, total_steps: int, lr: Any, *, on_overrun: str = "warn", **policy: Any
+    ) -> TableScheduler:
+        """Flat then cosine over ``total_steps``: :func:`schedcore.flat_cos` (``div_final``,
+        ``pct_start``).
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> TableScheduler.flat_cos(opt, 100, 1e-2).get_last_lr()
+        [0.01]
+        """
+        n = len(_optimizer(optimizer).param_groups)
+        return cls(
+            optimizer, schedcore.flat_cos(lr, n_groups=n, **policy), total_steps, on_overrun=on_overrun
+        )
+
+    @classmethod
+    def sgdr(
+        cls,
+        optimizer: Optimizer,
+        total_steps: int | None,
+        n_cycles: int,
+        cycle_len: float,
+        lr_max: Any,
+        *,
+        steps_per_epoch: int | None = None,
+        on_overrun: str = "warn",
+        **policy: Any,
+    ) -> TableScheduler:
+        """SGDR warm restarts: :func:`schedcore.sgdr` (``cycle_mult``, ``min_lr``,
+        ``cycle_decay``). Give ``total_steps``, or ``total_steps=None`` and ``steps_per_epoch``
+        to span sgdr's own epoch count (``n_epoch * steps_per_epoch`` steps); the epoch count
+        is kept as ``.n_epoch``.
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> s = TableScheduler.sgdr(opt, None, 3, 1, 0.1, steps_per_epoch=10)
+        >>> s.n_epoch, s.total_steps
+        (7, 70)
+        """
+        n = len(_optimizer(optimizer).param_groups)
+        scheds, n_epoch = schedcore.sgdr(n_cycles, cycle_len, lr_max, n_groups=n, **policy)
+        if total_steps is None:
+            if steps_per_epoch is None:
+                raise ValueError("sgdr needs total_steps, or total_steps=None and steps_per_epoch")
+            total_steps = _positive_int(steps_per_epoch, "steps_per_epoch") * n_epoch
+            if int(total_steps) != total_steps:
+                raise ValueError(
+                    f"n_epoch * steps_per_epoch = {total_steps!r} is not a whole number of steps"
+                )
+            total_steps = int(total_steps)
+        elif steps_per_epoch is not None:
+            raise ValueError(
+                f"give total_steps or steps_per_epoch, not both; got {total_steps!r} and {steps_per_epoch!r}"
+            )
+        sched = cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+        sched.n_epoch = n_epoch
+        return sched
+
+    @classmethod
+    def warmup_cosine(
+        cls,
+        optimizer: Optimizer,
+        total_steps: int,
+        lr_max: Any,
+        warmup_pct: float,
+        *,
+        on_overrun: str = "warn",
+        **policy: Any,
+    ) -> TableScheduler:
+        """Linear warmup then cosine: :func:`schedcore.warmup_cosine` (``min_lr``, ``warmup_start``).
+
+        >>> import torch
+        >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+        >>> TableScheduler.warmup_cosine(opt, 100, 1e-3, 0.1, warmup_start=1e-5).get_last_lr()
+        [1e-05]
+        """
+        n = len(_optimizer(optimizer).param_groups)
+        scheds = schedcore.warmup_cosine(lr_max, warmup_pct, n_groups=n, **policy)
+        return cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+
+    @classmethod
+    def wsd(
+        cls,
+        optimizer: Optimizer,
+        total_steps: int,
+        lr_max: Any,
+        warmup_pct: float,
+        decay_pct: float,
+        *,
+        on_overrun: str = "warn",
+        **policy: Any,
+    ) -> TableScheduler:
+        """Warmup-stable-decay: :func:`schedcore.wsd` (``min_lr``, ``decay``, ``warmup_start``).
+
+        >>> import torch
+        >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+        >>> s = TableScheduler.wsd(opt, 10, 1e-3, 0.1, 0.2)
+        >>> s.table["lr"].round(6).tolist()
+        [0.0, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.0005]
+        """
+        n = len(_optimizer(optimizer).param_groups)
+        scheds = schedcore.wsd(lr_max, warmup_pct, decay_pct, n_groups=n, **policy)
+        return cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _optimizer(optimizer: Any) -> Optimizer:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+    return optimizer
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def _step_index(epoch: Any) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise ValueError(f"step(epoch) needs an integer step >= 0; got {epoch!r}")
+    return int(epoch)
+
+
+def _as_table(source: Source, total_steps: int | None) -> ScheduleTable:
+    """The full table for ``source``: evaluated for schedules, loaded and checked for files."""
+    if isinstance(source, (str, os.PathLike)):
+        table, what = schedcore.load_table(source), f"table file {os.fspath(source)!r}"
+    elif isinstance(source, ScheduleTable):
+        table, what = source, "the table"
+    elif isinstance(source, (Schedule, Mapping)):
+        if total_steps is None:
+            raise ValueError("total_steps is required when scheduling from schedules")
+        return schedcore.schedule_table(source, _positive_int(total_steps, "total_steps"))
+    else:
+        raise TypeError(
+            f"source must be a dict of name -> Schedule, a Schedule, a ScheduleTable or a table "
+            f"file path; got {type(source).__name__}"
+        )
+    if table.start != 0 or table.rows != table.n_steps:
+        raise ValueError(
+            f"{what} holds steps {table.start}..{table.start + table.rows - 1} of {table.n_steps}; "
+            f"a scheduler needs every step from 0"
+        )
+    if total_steps is not None and _positive_int(total_steps, "total_steps") != table.n_steps:
+        raise ValueError(f"{what} has {table.n_steps} steps but total_steps={total_steps!r}")
+    return table
+
+
+def _group_columns(table: ScheduleTable, n_groups: int) -> dict[str, np.ndarray]:
+    """Each column as a ``(total_steps, n_groups)`` float64 array (1-D columns broadcast)."""
+    if "lr" not in table:
+        raise ValueError(f"the schedule must include 'lr'; got {sorted(table)}")
+    columns = {}
+    for name, values in table.items():
+        v = np.asarray(values, dtype=np.float64)
+        if v.ndim == 1:
+            v = np.broadcast_to(v[:, None], (len(v), n_groups))
+        elif v.ndim != 2 or v.shape[1] != n_groups:
+            raise ValueError(
+                f"{name!r} has values for {v.shape[1:]} groups but the optimizer has {n_groups} "
+                f"parameter groups"
+            )
+        if not np.all(np.isfinite(v)):
+            raise ValueError(
+                f"{name!r} has non-finite values (first at step {int(np.argmin(np.isfinite(v).all(1)))})"
+            )
+        columns[name] = v
+    return columns
+
+
+def _check_hypers(optimizer: Optimizer, columns: Mapping[str, np.ndarray]) -> None:
+    for name in columns:
+        if name != "lr" and not has_hyper(optimizer, name):
+            raise ValueError(
+                f"a schedule for {name!r} was given but {type(optimizer).__name__} has no such "
+                f"hyper-parameter (scheduled: {sorted(columns)})"
+            )
+
+
+def _digest(table: ScheduleTable) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{table.n_steps}".encode())
+    for name in sorted(table):
+        v = np.ascontiguousarray(table[name], dtype=np.float64)
+        h.update(f"|{name}{v.shape}|".encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
