@@ -133,9 +133,10 @@ def group_values(value: ArrayLike, n_groups: int) -> np.ndarray:
 class Schedule:
     """Base class: a picklable callable mapping positions in [0, 1] to values.
 
-    Subclasses implement ``_eval(p, is_sorted=False)`` on a validated float64 array ``p`` and
-    return an array of shape ``p.shape`` (or ``p.shape + (G,)`` for per-group values).
-    ``is_sorted`` is a hint that a 1-D ``p`` is non-decreasing (tables use it).
+    Subclasses implement ``_eval(p, is_sorted=False, out=None)`` on a validated float64 array
+    ``p`` and return an array of shape ``p.shape`` (or ``p.shape + (G,)`` for per-group values),
+    written into ``out`` when it is given. ``is_sorted`` is a hint that a 1-D ``p`` is
+    non-decreasing (tables use it). Neither hint changes the values.
     """
 
     n_groups: int | None = None
@@ -147,36 +148,59 @@ class Schedule:
             return float(out[0]) if out.ndim == 1 else out[0]
         return out
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
+
+
+def _into(out: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """Return ``values``, copied into ``out`` when one is given."""
+    if out is None:
+        return values
+    out[...] = values
+    return out
+
+
+def _where_end(p: np.ndarray, is_sorted: bool) -> slice | np.ndarray | None:
+    """Index of the positions equal to 1 (None if there are none).
+
+    Annealers set their value there to exactly ``end``: ``s + (e-s)*1`` can miss ``e`` by
+    rounding. Computed before ``p`` is overwritten (``p`` and ``out`` may share memory).
+    """
+    if is_sorted and p.ndim == 1:
+        return slice(int(np.searchsorted(p, 1.0)), None) if p.size and p[-1] == 1.0 else None
+    at_end = p == 1.0
+    return at_end if at_end.any() else None
 
 
 class Annealer(Schedule):
     """Go from ``start`` to ``end``: ``start + (end - start) * w(pos)``.
 
-    Subclasses define the weight ``_weight(p)`` (0 at pos 0, 1 at pos 1), or override ``_eval``.
+    Subclasses define ``_weight(p, out)``, which returns ``w(pos) / _scale`` (0 at pos 0),
+    or override ``_eval``. ``p`` and ``out`` may be the same array: weights are elementwise.
     """
+
+    _scale = 1.0
 
     def __init__(self, start: ArrayLike, end: ArrayLike):
         self.start = _as_value(start, "start")
         self.end = _as_value(end, "end")
         self.n_groups = _n_groups(self.start, self.end)
 
-    def _weight(self, p: np.ndarray) -> np.ndarray:
+    def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
-        # Two-sided lerp (1-w)*s + w*e: exact at both ends (s + (e-s)*w loses e to cancellation).
-        w = self._weight(p)
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
         s, e = self.start, self.end
-        if self.n_groups is None:
-            out = np.multiply(w, e)
-            w -= 1.0
-            w *= -s
-            out += w
-            return out
-        w = w[..., None]
-        return (1.0 - w) * s + w * e
+        at_end = _where_end(p, is_sorted)
+        if self.n_groups is not None:
+            v = _into(out, self._weight(p)[..., None] * ((e - s) * self._scale) + s)
+        else:
+            v = self._weight(p, out)  # in place: one buffer, no temporaries
+            v *= (e - s) * self._scale  # the scale is a power of two: exact
+            v += s
+        if at_end is not None:
+            v[at_end] = e
+        return v
 
     def _args(self) -> str:
         def fmt(v):
@@ -200,11 +224,11 @@ class SchedNo(Annealer):
     [0.0, 0.0, 0.0]
     """
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
-        if self.n_groups is None:
-            return np.full(p.shape, self.start)
-        start = np.broadcast_to(self.start, (self.n_groups,))
-        return np.broadcast_to(start, p.shape + (self.n_groups,)).copy()
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+        shape = p.shape + ((self.n_groups,) if self.n_groups else ())
+        out = np.empty(shape) if out is None else out
+        out[...] = self.start
+        return out
 
 
 class SchedLin(Annealer):
@@ -214,8 +238,11 @@ class SchedLin(Annealer):
     [0.0, 0.5, 1.0, 1.5, 2.0]
     """
 
-    def _weight(self, p: np.ndarray) -> np.ndarray:
-        return p.copy()
+    def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return p.copy()
+        out[...] = p
+        return out
 
 
 class SchedCos(Annealer):
@@ -228,11 +255,12 @@ class SchedCos(Annealer):
     [0.0, 0.29289, 1.0, 1.70711, 2.0]
     """
 
-    def _weight(self, p: np.ndarray) -> np.ndarray:
-        w = np.multiply(p, math.pi)
+    _scale = 0.5
+
+    def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        w = np.multiply(p, math.pi, out=out)
         np.cos(w, out=w)
         np.subtract(1.0, w, out=w)
-        w *= 0.5
         return w
 
 
@@ -260,19 +288,19 @@ class SchedExp(Annealer):
         # log-space, so that extreme but valid ratios (1e-300 -> 1e300) do not overflow
         self._log_ratio = np.log(np.abs(e)) - np.log(np.abs(s))
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
         grouped = self.n_groups is not None
         ratio = self._log_ratio
         if np.all(np.abs(ratio) < 700):  # exp(pos * log ratio) cannot overflow
             if not grouped:
-                out = np.multiply(p, float(ratio))
-                np.exp(out, out=out)
-                out *= self.start
-                return out
-            return self.start * np.exp(p[..., None] * ratio)
+                v = np.multiply(p, float(ratio), out=out)
+                np.exp(v, out=v)
+                v *= self.start
+                return v
+            return _into(out, self.start * np.exp(p[..., None] * ratio))
         # Extreme ratios: fold log|start| into the exponent so no intermediate overflows.
         s = np.asarray(self.start)
-        return np.sign(s) * np.exp(np.log(np.abs(s)) + (p[..., None] if grouped else p) * ratio)
+        return _into(out, np.sign(s) * np.exp(np.log(np.abs(s)) + (p[..., None] if grouped else p) * ratio))
 
 
 class SchedPoly(Annealer):
@@ -288,8 +316,8 @@ class SchedPoly(Annealer):
             raise ValueError(f"SchedPoly power must be a finite number > 0; got {power!r}")
         self.power = float(power)
 
-    def _weight(self, p: np.ndarray) -> np.ndarray:
-        return np.power(p, self.power)
+    def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.power(p, self.power, out=out)
 
     def _args(self) -> str:
         return f"{super()._args()}, {self.power!r}"
@@ -310,12 +338,12 @@ class _Custom(Annealer):
             return super().__reduce__()
         return (self.factory, (self.start, self.end))
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
         s, e = self.start, self.end
         if self.n_groups is not None:
             p = p[..., None]
-        out = np.asarray(self.func(s, e, p), dtype=np.float64)
-        return np.broadcast_to(out, np.broadcast_shapes(out.shape, p.shape)).copy()
+        v = np.asarray(self.func(s, e, p), dtype=np.float64)
+        return _into(out, np.broadcast_to(v, np.broadcast_shapes(v.shape, p.shape)).copy())
 
     def __repr__(self) -> str:
         return f"{getattr(self.func, '__name__', 'annealer')}({self._args()})"

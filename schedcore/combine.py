@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._io import to_numpy
-from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _n_groups  # noqa: F401  (used by the doctests)
+from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _into, _n_groups  # noqa: F401  (used by the doctests)
 
 __all__ = ["CombinedSchedule", "combine_scheds", "combined_cos"]
 
@@ -56,32 +56,31 @@ class CombinedSchedule(Schedule):
         self.bounds = np.cumsum(np.concatenate([[0.0], self.pcts])) / self.pcts.sum()
         self._live = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])
 
-    def _out(self, shape: tuple) -> np.ndarray:
-        return np.empty(shape + ((self.n_groups,) if self.n_groups else ()))
-
-    def _piece(self, i: int, p: np.ndarray, is_sorted: bool) -> np.ndarray:
+    def _piece(self, i: int, p: np.ndarray, is_sorted: bool, out: np.ndarray | None = None) -> np.ndarray:
         lo, hi = self.bounds[i], self.bounds[i + 1]
-        local = p - lo
-        with np.errstate(over="ignore"):  # a sub-normal width may overflow: clipped to 1 below
+        # Local positions go straight into ``out`` when shapes allow (the pieces evaluate in
+        # place). (p - lo) / (hi - lo) lies in [0, 1] for lo <= p <= hi: rounding is monotone.
+        scratch = out if out is not None and out.shape == p.shape else None
+        local = np.subtract(p, lo, out=scratch)
+        if hi - lo != 1.0:
             local /= hi - lo
-        np.clip(local, 0.0, 1.0, out=local)  # rounding at the edges
-        out = self.scheds[i]._eval(local, is_sorted)
-        if self.n_groups and out.ndim == p.ndim:  # scalar piece among per-group pieces
-            out = np.repeat(out[..., None], self.n_groups, axis=-1)
-        return out
+        if self.n_groups and not self.scheds[i].n_groups:  # a scalar piece among per-group ones
+            return _into(out, self.scheds[i]._eval(local, is_sorted)[..., None])
+        return self.scheds[i]._eval(local, is_sorted, out)
 
-    def _eval(self, p: np.ndarray, is_sorted: bool = False) -> np.ndarray:
-        out = self._out(p.shape)
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.empty(p.shape + ((self.n_groups,) if self.n_groups else ()))
         inner = self.bounds[1:-1]
         last = self._live[-1]
         if is_sorted and p.ndim == 1:
-            # Contiguous runs: piece i owns p[cut[i]:cut[i+1]].
+            # Contiguous runs: piece i owns p[cut[i]:cut[i+1]]; each writes its run in place.
             cuts = np.concatenate([[0], np.searchsorted(p, inner, side="left"), [len(p)]])
             cuts[last + 1 :] = len(p)  # pos == 1 goes to the last non-empty piece
             for i in self._live:
                 a, b = cuts[i], cuts[i + 1]
                 if b > a:
-                    out[a:b] = self._piece(i, p[a:b], True)
+                    self._piece(i, p[a:b], True, out[a:b])
             return out
         idx = np.searchsorted(inner, p, side="right")
         np.minimum(idx, last, out=idx)

@@ -37,11 +37,16 @@ class ScheduleTable(Mapping):
     ``table[name]`` has shape ``(rows,)`` or ``(rows, G)`` for per-group values.
     """
 
-    def __init__(self, values: Mapping[str, np.ndarray], n_steps: int, start: int = 0):
+    def __init__(self, values: Mapping[str, np.ndarray], n_steps: int, start: int = 0, pos=None):
         self.n_steps, self.start = int(n_steps), int(start)
-        self.steps = np.arange(self.start, self.start + _rows(values), dtype=np.int64)
-        self.pos = self.steps / self.n_steps
         self._values = dict(values)
+        self._rows = _rows(self._values)
+        self.pos = (np.arange(self.start, self.start + self._rows) / self.n_steps) if pos is None else pos
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The absolute step numbers ``start .. stop-1``."""
+        return np.arange(self.start, self.start + self._rows, dtype=np.int64)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._values[name]
@@ -55,7 +60,7 @@ class ScheduleTable(Mapping):
     @property
     def rows(self) -> int:
         """Number of steps held (``n_steps`` unless the table is a slice)."""
-        return len(self.steps)
+        return self._rows
 
     def row(self, k: int) -> dict[str, float | np.ndarray]:
         """Values at absolute step ``k`` as ``{name: value}``."""
@@ -119,7 +124,7 @@ def schedule_table(
         if not isinstance(sched, Schedule):
             raise TypeError(f"schedule for {name!r} must be a schedcore Schedule; got {sched!r}")
         values[name] = sched._eval(pos, is_sorted=True)
-    return ScheduleTable(values, n_steps, start)
+    return ScheduleTable(values, n_steps, start, pos)
 
 
 # ---------------------------------------------------------------------------------------- files

@@ -101,3 +101,13 @@ def test_torch_tensor_positions():
     vals = [SchedCos(2, 1e-2)(o) for o in p]
     assert all(isinstance(v, float) for v in vals)
     np.testing.assert_allclose(vals, SchedCos(2, 1e-2)(p.numpy()))
+
+
+def test_scalar_piece_among_per_group_pieces():
+    """A scalar piece is broadcast over the groups of its per-group neighbours (both paths)."""
+    f = combine_scheds([0.5, 0.5], [SchedLin([0.0, 1.0], [1.0, 2.0]), SchedNo(3.0, 3.0)])
+    p = np.array([0.0, 0.25, 0.5, 1.0])
+    expected = [[0.0, 1.0], [0.5, 1.5], [3.0, 3.0], [3.0, 3.0]]
+    np.testing.assert_array_equal(f(p), expected)
+    np.testing.assert_array_equal(f(p[::-1]), expected[::-1])
+    np.testing.assert_array_equal(f._eval(p, is_sorted=True), expected)
