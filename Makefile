@@ -13,7 +13,6 @@ $(PY):
 # torch comes from the local CPU wheel, pinned, *before* anything that depends on it,
 # so that no resolver ever reaches for a multi-GB CUDA build.
 $(STAMP): $(PY) pyproject.toml
-	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -e ".[torch,plot,dev]"
 	touch $(STAMP)
