@@ -111,7 +111,7 @@ class TableScheduler(LRScheduler):
         _check_hypers(optimizer, columns)
         self._lr = columns.pop("lr")
         self._others = list(columns.items())
-        self._setters: list = []
+        self._setters: list = []  # (optim.hyper_setter, column) for each hyper-parameter but lr
         self._setters_for: list | None = None  # the param_groups list the setters write into
         self._digest: str | None = None
         self._overrun_warned = False
@@ -138,14 +138,15 @@ class TableScheduler(LRScheduler):
         >>> opt.step(); sched.step(); opt.param_groups[0]["lr"]
         0.5
         """
-        k = self.last_epoch + 1 if epoch is None else _step_index(epoch)
-        row = self._checked_row(k)
-        if epoch is not None or self._step_count < 2:
-            self._groups()  # a clear error before torch's own (a zip length error)
-            super().step(epoch)  # torch's own bookkeeping: call-order and deprecation warnings
-        else:  # the fast path: the same bookkeeping without torch's per-step overhead
+        if epoch is None and self._step_count >= 2:  # the fast path: torch's bookkeeping, inlined
+            k = self.last_epoch + 1
+            row = k if k < self.total_steps else self._checked_row(k)
             self._step_count += 1
             self.last_epoch = k
+        else:
+            row = self._checked_row(self.last_epoch + 1 if epoch is None else _step_index(epoch))
+            self._groups()  # a clear error before torch's own (a zip length error)
+            super().step(epoch)  # torch's own bookkeeping: call-order and deprecation warnings
         self._write_row(row)
 
     def state_dict(self) -> dict[str, Any]:
@@ -229,24 +230,25 @@ class TableScheduler(LRScheduler):
         return groups
 
     def _write_row(self, row: int) -> None:
-        groups = self._groups()
+        groups = self.optimizer.param_groups
+        if len(groups) != self._n_groups:
+            self._groups()  # raises
         lr, last = self._lr, []
         for g, group in enumerate(groups):
             v = lr.item(row, g)
-            cur = group["lr"]
-            if isinstance(cur, Tensor):  # tensor lrs (capturable/fused optimizers): fill in place
-                cur.fill_(v)
-                last.append(cur.clone())
-            else:
+            if type(group["lr"]) is float or not isinstance(group["lr"], Tensor):
                 group["lr"] = v
                 last.append(v)
+            else:  # tensor lrs (capturable/fused optimizers): fill in place, return a copy
+                group["lr"].fill_(v)
+                last.append(group["lr"].clone())
         self._last_lr = last
         if self._others:
             if self._setters_for is not groups:  # optimizer.load_state_dict replaces param_groups
-                self._setters = [hyper_setter(self.optimizer, name) for name, _ in self._others]
+                self._setters = [(hyper_setter(self.optimizer, name), v) for name, v in self._others]
                 self._setters_for = groups
-            for setter, (_, values) in zip(self._setters, self._others, strict=True):
-                setter(values[row].tolist())
+            for setter, values in self._setters:
+                setter(values.item(row) if values.ndim == 1 else values[row].tolist())
 
     def _check_state(self, state: Mapping[str, Any]) -> None:
         if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
@@ -445,23 +447,23 @@ def _as_table(source: Source, total_steps: int | None) -> ScheduleTable:
 
 
 def _group_columns(table: ScheduleTable, n_groups: int) -> dict[str, np.ndarray]:
-    """Each column as a ``(total_steps, n_groups)`` float64 array (1-D columns broadcast)."""
+    """Each column as float64, ``(total_steps,)`` (one value for every group) or
+    ``(total_steps, n_groups)``; ``lr`` is always 2-D (a 1-D column broadcast, not copied)."""
     if "lr" not in table:
         raise ValueError(f"the schedule must include 'lr'; got {sorted(table)}")
     columns = {}
     for name, values in table.items():
         v = np.asarray(values, dtype=np.float64)
-        if v.ndim == 1:
+        if v.ndim == 1 and name == "lr":
             v = np.broadcast_to(v[:, None], (len(v), n_groups))
-        elif v.ndim != 2 or v.shape[1] != n_groups:
+        elif v.ndim != 1 and (v.ndim != 2 or v.shape[1] != n_groups):
             raise ValueError(
                 f"{name!r} has values for {v.shape[1:]} groups but the optimizer has {n_groups} "
                 f"parameter groups"
             )
         if not np.all(np.isfinite(v)):
-            raise ValueError(
-                f"{name!r} has non-finite values (first at step {int(np.argmin(np.isfinite(v).all(1)))})"
-            )
+            bad = int(np.argmin(np.isfinite(v).reshape(len(v), -1).all(1)))
+            raise ValueError(f"{name!r} has non-finite values (first at step {bad})")
         columns[name] = v
     return columns
 
