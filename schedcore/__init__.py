@@ -21,6 +21,20 @@ from .annealers import (
 )
 from .combine import CombinedSchedule, combine_scheds, combined_cos
 from .policies import POLICIES, flat_cos, get_policy, lr_range, one_cycle, sgdr, warmup_cosine, wsd
+from .suggest import (
+    CurveDiagnosis,
+    SuggestedLRs,
+    SuggestionMethod,
+    SuggestionWarning,
+    diagnose,
+    minimum,
+    slide,
+    smooth_losses,
+    steep,
+    suggest_lrs,
+    trim_curve,
+    valley,
+)
 from .tables import ScheduleTable, load_table, save_table, schedule_table
 
 __version__ = "0.1.0"
@@ -51,4 +65,16 @@ __all__ = [
     "load_table",
     "save_table",
     "schedule_table",
+    "CurveDiagnosis",
+    "SuggestedLRs",
+    "SuggestionMethod",
+    "SuggestionWarning",
+    "diagnose",
+    "minimum",
+    "slide",
+    "smooth_losses",
+    "steep",
+    "suggest_lrs",
+    "trim_curve",
+    "valley",
 ]
