@@ -560,3 +560,16 @@ def test_reload_from_a_torch_scheduler_state():
     opt = sgd()
     with pytest.raises(ValueError, match="not a TableScheduler state"):
         TableScheduler.one_cycle(opt, 30, 1e-2).load_state_dict(OneCycleLR(opt, 0.1, 30).state_dict())
+
+
+# ------------------------------------------------------------------------------- examples
+
+
+def test_plain_loop_example_runs(capsys):
+    """examples/plain_loop.py asserts that its resumed run equals the uninterrupted one."""
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "plain_loop.py"
+    runpy.run_path(str(path), run_name="__main__")
+    assert "resumed run == uninterrupted run" in capsys.readouterr().out
