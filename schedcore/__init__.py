@@ -20,6 +20,7 @@ from .annealers import (
     group_values,
 )
 from .combine import CombinedSchedule, combine_scheds, combined_cos
+from .curves import CURVE_FORMAT, LossCurve, curve_from_dict, load_curve, save_curve
 from .policies import POLICIES, flat_cos, get_policy, lr_range, one_cycle, sgdr, warmup_cosine, wsd
 from .suggest import (
     CurveDiagnosis,
@@ -77,4 +78,9 @@ __all__ = [
     "suggest_lrs",
     "trim_curve",
     "valley",
+    "CURVE_FORMAT",
+    "LossCurve",
+    "curve_from_dict",
+    "load_curve",
+    "save_curve",
 ]
