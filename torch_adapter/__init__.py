@@ -1,1 +1,58 @@
-"""torch_adapter: a thin PyTorch layer over schedcore (Learner, callbacks, schedulers)."""
+"""torch_adapter: a thin PyTorch layer over schedcore (Learner, callbacks, schedulers).
+
+>>> from torch_adapter import synth_learner
+>>> learn = synth_learner(lr=1e-2)
+>>> with learn.no_logging(): learn.fit_one_cycle(1)
+>>> len(learn.recorder.hps["lr"])
+10
+"""
+
+from .callback import (
+    BATCH_EVENTS,
+    EVENTS,
+    Callback,
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+)
+from .data import DataLoaders
+from .learner import Learner, noop, trainable_params
+from .optim import HYPER_NAMES, adamw, get_hyper, has_hyper, hyper_setter, set_hyper
+from .progress import ProgressCallback
+from .recorder import Recorder, accuracy
+from .schedule import ParamScheduler
+from .testing import RegModel, synth_dbunch, synth_learner
+
+__all__ = [
+    "BATCH_EVENTS",
+    "EVENTS",
+    "Callback",
+    "CancelBackwardException",
+    "CancelBatchException",
+    "CancelEpochException",
+    "CancelFitException",
+    "CancelStepException",
+    "CancelTrainException",
+    "CancelValidException",
+    "DataLoaders",
+    "Learner",
+    "noop",
+    "trainable_params",
+    "HYPER_NAMES",
+    "adamw",
+    "get_hyper",
+    "has_hyper",
+    "hyper_setter",
+    "set_hyper",
+    "ProgressCallback",
+    "Recorder",
+    "accuracy",
+    "ParamScheduler",
+    "RegModel",
+    "synth_dbunch",
+    "synth_learner",
+]

@@ -98,7 +98,9 @@ def _per_group(value, n_groups: int, name: str) -> list[float]:
         return values
     if isinstance(value, np.number):
         return [float(value)] * n_groups
-    raise TypeError(f"{name} must be a number, a sequence/array of per-group numbers or a slice; got {value!r}")
+    raise TypeError(
+        f"{name} must be a number, a sequence/array of per-group numbers or a slice; got {value!r}"
+    )
 
 
 def _assign(group: dict, key: str, idx: int | None, v: float) -> None:

@@ -8,7 +8,10 @@ from torch_adapter.optim import adamw, get_hyper, has_hyper, hyper_setter, set_h
 
 
 def two_groups():
-    return [{"params": [torch.zeros(2, requires_grad=True)]}, {"params": [torch.zeros(1, requires_grad=True)]}]
+    return [
+        {"params": [torch.zeros(2, requires_grad=True)]},
+        {"params": [torch.zeros(1, requires_grad=True)]},
+    ]
 
 
 @pytest.mark.parametrize(

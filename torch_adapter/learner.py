@@ -1,0 +1,389 @@
+"""The Learner: a model, its data, loss and optimizer, and a fit loop that fires events.
+
+Everything beyond the loop itself (recording, scheduling, progress bars, the LR finder) is a
+callback (see :mod:`torch_adapter.callback` for the events and their order).
+
+>>> from torch_adapter.testing import synth_learner
+>>> learn = synth_learner()
+>>> with learn.no_logging(): learn.fit(1)
+>>> len(learn.recorder.losses), learn.train_iter
+(10, 10)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from schedcore._io import atomic_write
+
+from .callback import (
+    Callback,
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+)
+from .optim import adamw, set_hyper
+from .progress import ProgressCallback, log
+from .recorder import Recorder
+from .schedule import fine_tune, fit_flat_cos, fit_one_cycle, fit_sgdr, fit_warmup_cosine, fit_wsd
+
+__all__ = ["Learner", "NORM_TYPES", "noop"]
+
+NORM_TYPES = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+)
+_NONFINITE = ("stop", "skip", "continue")
+
+
+def noop(*args, **kwargs) -> None:
+    """Do nothing (the logger under :meth:`Learner.no_logging`).
+
+    >>> noop("anything")
+    """
+
+
+def trainable_params(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The default splitter: one parameter group holding all of ``model``'s parameters.
+
+    >>> len(trainable_params(nn.Linear(2, 1))[0])
+    2
+    """
+    return [list(model.parameters())]
+
+
+class Learner:
+    """Train ``model`` on ``dls`` with ``loss_func`` and ``opt_func(param_groups, lr=lr)``.
+
+    ``dls`` has ``train`` and ``valid`` iterables of batches ``(x, y)``; batches move to the
+    model's device. ``splitter(model)`` returns the parameter groups (lists of parameters).
+    ``on_nonfinite`` says what a NaN/inf training loss does, before its backward pass:
+    ``"stop"`` (warn and stop the fit), ``"skip"`` (warn and skip the batch) or ``"continue"``
+    (no check). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`.
+
+    >>> from torch_adapter.testing import synth_dbunch, RegModel
+    >>> learn = Learner(synth_dbunch(), RegModel(), nn.MSELoss(), lr=1e-2)
+    >>> with learn.no_logging(): learn.fit(2)
+    >>> [round(x, 2) for x in learn.opt.param_groups[0]["betas"]]
+    [0.9, 0.99]
+    """
+
+    def __init__(self, dls, model: nn.Module, loss_func: Callable, opt_func: Callable = adamw, lr=1e-3,
+                 splitter: Callable = trainable_params, cbs=None, metrics=None, wd=None,
+                 moms=(0.95, 0.85, 0.95), path=".", model_dir="models", train_bn: bool = True,
+                 on_nonfinite: str = "stop"):  # fmt: skip
+        if on_nonfinite not in _NONFINITE:
+            raise ValueError(f"on_nonfinite must be one of {_NONFINITE}; got {on_nonfinite!r}")
+        self.dls, self.model, self.loss_func, self.opt_func = dls, model, loss_func, opt_func
+        self.lr, self.splitter, self.wd, self.moms, self.train_bn = lr, splitter, wd, moms, train_bn
+        self.metrics = list(metrics or [])
+        self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
+        self.opt, self.cbs, self.logger, self.training = None, [], log, True
+        self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
+        self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
+        self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
+
+    # ------------------------------------------------------------------------------ fit loop
+    def fit(
+        self, n_epoch: int, lr=None, wd=None, cbs=None, reset_opt: bool = False, start_epoch: int = 0
+    ) -> None:
+        """Train for ``n_epoch`` epochs (from ``start_epoch`` when resuming).
+
+        ``lr``/``wd`` (scalar, per-group list or ``slice``) are set in the optimizer first;
+        callbacks in ``cbs`` take part in this fit only (removed after it, also on errors).
+        """
+        self._check_fit(n_epoch, start_epoch)
+        with self.added_cbs(cbs):
+            if reset_opt or self.opt is None:
+                self.create_opt()
+            if wd is not None or self.wd is not None:
+                set_hyper(self.opt, "wd", self.wd if wd is None else wd)
+            set_hyper(self.opt, "lr", self.lr if lr is None else lr)
+            self.n_epoch, self.start_epoch, self.device = int(n_epoch), int(start_epoch), self._model_device()
+            self.n_iter = self.train_iter = 0
+            try:
+                self._with_events(self._do_fit, "fit", CancelFitException)
+            finally:
+                self("finally_fit")
+
+    def _do_fit(self) -> None:
+        self.train_iter = self.start_epoch * len(self.dls.train)
+        for epoch in range(self.start_epoch, self.n_epoch):
+            self.epoch = epoch
+            self._with_events(self._do_epoch, "epoch", CancelEpochException)
+
+    def _do_epoch(self) -> None:
+        self.dl, self.training, self.pct_train = self.dls.train, True, self.epoch / self.n_epoch
+        self.model.train()
+        self._with_events(self._all_batches, "train", CancelTrainException)
+        self._do_validate(self.dls.valid)
+
+    def _do_validate(self, dl) -> None:
+        self.dl, self.training = dl, False
+        self.model.eval()
+        with torch.no_grad():
+            self._with_events(self._all_batches, "validate", CancelValidException)
+
+    def _all_batches(self) -> None:
+        self.n_iter = len(self.dl) if self.dl is not None else 0
+        for i, batch in enumerate(self.dl if self.dl is not None else ()):
+            self.iter = i
+            self._split(batch)
+            try:
+                self("before_batch")
+                self._do_one_batch()
+            except CancelBatchException:
+                self("after_cancel_batch")
+            if self.training:
+                self.train_iter += 1
+                self.pct_train += 1.0 / (self.n_iter * self.n_epoch)
+            self("after_batch")
+
+    def _do_one_batch(self) -> None:
+        self.pred = self.model(*self.xb)
+        self("after_pred")
+        self.loss = self.loss_func(self.pred, *self.yb)
+        self("after_loss")
+        if not self.training:
+            return
+        self._check_loss()
+        self._with_events(self._backward, "backward", CancelBackwardException)
+        self._with_events(self.opt.step, "step", CancelStepException)
+        self.opt.zero_grad()
+
+    def _backward(self) -> None:
+        self.loss.backward()
+
+    def _with_events(self, f: Callable, stage: str, cancel: type[Exception]) -> None:
+        try:
+            self(f"before_{stage}")
+            f()
+        except cancel:
+            self(f"after_cancel_{stage}")
+        self(f"after_{stage}")
+
+    def __call__(self, event: str) -> None:
+        """Fire ``event``: call every callback's handler for it, in ``order``."""
+        for handler in self._handlers[self.training].get(event, ()):
+            handler()
+
+    def _split(self, batch) -> None:
+        dev = self.device
+        batch = [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
+        n_inp = getattr(self.dls, "n_inp", 1)
+        self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
+
+    def _check_loss(self) -> None:
+        """NaN/inf training loss: warn and stop (or skip the batch) before its backward pass."""
+        if self.on_nonfinite == "continue" or math.isfinite(self.loss.item()):
+            return
+        action = "stopping the fit" if self.on_nonfinite == "stop" else "skipping the batch"
+        warnings.warn(
+            f"non-finite training loss {self.loss.item()} at epoch {self.epoch}, batch {self.iter}: {action} "
+            "before its backward pass (Learner(on_nonfinite=...) to change this)",
+            stacklevel=2,
+        )
+        raise CancelFitException() if self.on_nonfinite == "stop" else CancelBatchException()
+
+    def _check_fit(self, n_epoch, start_epoch) -> None:
+        if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 1:
+            raise ValueError(f"n_epoch must be an integer >= 1; got {n_epoch!r}")
+        if not isinstance(start_epoch, int) or not 0 <= start_epoch < n_epoch:
+            raise ValueError(f"start_epoch must be an integer in [0, n_epoch={n_epoch}); got {start_epoch!r}")
+        try:
+            n = len(self.dls.train)
+        except TypeError:
+            raise TypeError(f"the training data must have a length; got {self.dls.train!r}") from None
+        if n == 0:
+            raise ValueError(f"the training data is empty: {self.dls.train!r} has no batches")
+
+    def _model_device(self) -> torch.device:
+        p = next(self.model.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    # ----------------------------------------------------------------------------- optimizer
+    def create_opt(self) -> None:
+        """Create ``self.opt`` from the splitter's groups (checked: no overlaps, nothing missing)."""
+        groups = self._param_groups()
+        self.opt = self.opt_func([{"params": g} for g in groups], lr=self.lr)
+        if self.wd is not None:
+            set_hyper(self.opt, "wd", self.wd)
+
+    def _param_groups(self) -> list[list[nn.Parameter]]:
+        groups = [list(g) for g in self.splitter(self.model)]
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        seen: dict[int, int] = {}
+        for i, group in enumerate(groups):
+            for p in group:
+                if id(p) in seen:
+                    raise ValueError(
+                        f"splitter: parameter {names.get(id(p), '<not in model>')!r} is in groups {seen[id(p)]} and {i}"
+                    )
+                seen[id(p)] = i
+        missing = [n for i, n in names.items() if i not in seen]
+        if missing:
+            raise ValueError(f"splitter: parameters {missing} of the model are in no group")
+        return groups
+
+    def freeze_to(self, n: int) -> None:
+        """Freeze parameter groups ``[:n]`` (normalisation layers stay trainable if ``train_bn``).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.freeze_to(1)
+        >>> [p.requires_grad for p in learn.model.parameters()]
+        [False, False]
+        """
+        if self.opt is None:
+            self.create_opt()
+        norm = {id(p) for m in self.model.modules() if isinstance(m, NORM_TYPES) for p in m.parameters()}
+        groups = self.opt.param_groups
+        frozen = set(range(len(groups))[:n])
+        for i, g in enumerate(groups):
+            for p in g["params"]:
+                p.requires_grad_(i not in frozen or (self.train_bn and id(p) in norm))
+
+    def freeze(self) -> None:
+        """Freeze every parameter group but the last (``freeze_to(-1)``)."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        """Make every parameter group trainable (``freeze_to(0)``)."""
+        self.freeze_to(0)
+
+    # ----------------------------------------------------------------------------- callbacks
+    def add_cbs(self, cbs) -> None:
+        """Add callbacks (instances or classes); see :meth:`add_cb`."""
+        for cb in _as_list(cbs):
+            self.add_cb(cb)
+
+    def add_cb(self, cb: Callback | type) -> Callback:
+        """Add a callback (an instance, or a class to instantiate); it becomes ``self.<cb.name>``."""
+        cb = cb() if isinstance(cb, type) else cb
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances or classes; got {cb!r}")
+        if not isinstance(getattr(self, cb.name, None), (Callback, type(None))):
+            raise ValueError(f"callback name {cb.name!r} clashes with a Learner attribute")
+        cb.learn = self
+        setattr(self, cb.name, cb)
+        self.cbs = sorted(self.cbs + [cb], key=lambda c: c.order)
+        self._index_handlers()
+        return cb
+
+    def remove_cbs(self, cbs) -> None:
+        """Remove callbacks (instances, or classes: every callback of that class)."""
+        for cb in _as_list(cbs):
+            self.remove_cb(cb)
+
+    def remove_cb(self, cb: Callback | type) -> None:
+        """Remove one callback instance, or every callback of a class."""
+        gone = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
+        for c in gone:
+            self.cbs.remove(c)
+            if getattr(self, c.name, None) is c:
+                delattr(self, c.name)
+            c.learn = None
+        self._index_handlers()
+
+    @contextmanager
+    def added_cbs(self, cbs) -> Iterator[Learner]:
+        """Context manager: add ``cbs`` for the duration of the block (removed also on errors)."""
+        cbs = [cb() if isinstance(cb, type) else cb for cb in _as_list(cbs)]
+        self.add_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.remove_cbs(cbs)
+
+    @contextmanager
+    def removed_cbs(self, cbs) -> Iterator[Learner]:
+        """Context manager: remove ``cbs`` for the duration of the block, then put them back."""
+        cbs = _as_list(cbs)
+        self.remove_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.add_cbs(cbs)
+
+    def _index_handlers(self) -> None:
+        """Per mode (validation, training), the ordered handlers of each event: cheap dispatch."""
+        self._handlers = ({}, {})
+        for training in (False, True):
+            for cb in self.cbs:
+                for event, handler in cb.handlers(training).items():
+                    self._handlers[training].setdefault(event, []).append(handler)
+
+    @contextmanager
+    def no_logging(self) -> Iterator[Learner]:
+        """Context manager: no printed table and no progress bar inside the block."""
+        old, self.logger = self.logger, noop
+        try:
+            yield self
+        finally:
+            self.logger = old
+
+    # --------------------------------------------------------------------------- validate, io
+    def validate(self, dl=None) -> list[float]:
+        """Run validation on ``dl`` (default ``dls.valid``); return ``[valid_loss, *metrics]``.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> len(synth_learner().validate())
+        1
+        """
+        self.device = self._model_device()
+        with self.no_logging():
+            self._do_validate(self.dls.valid if dl is None else dl)
+        return self.recorder.final_record
+
+    def _file(self, name: str | Path) -> Path:
+        return self.path / self.model_dir / f"{name}.pth"
+
+    def save(self, name: str | Path, with_opt: bool = True) -> Path:
+        """Save the model (and optimizer state) to ``path/model_dir/name.pth``, atomically."""
+        state = {"model": self.model.state_dict()}
+        if with_opt and self.opt is not None:
+            state["opt"] = self.opt.state_dict()
+        return atomic_write(self._file(name), lambda f: torch.save(state, f), mode="wb")
+
+    def load(self, name: str | Path, device=None, with_opt: bool = True, strict: bool = True) -> Learner:
+        """Load what :meth:`save` wrote (onto ``device``, default the model's)."""
+        file = self._file(name)
+        if not file.exists():
+            raise FileNotFoundError(f"{file}: no saved model {name!r}")
+        state = torch.load(file, map_location=device or self._model_device(), weights_only=True)
+        self.model.load_state_dict(state["model"], strict=strict)
+        if with_opt and "opt" in state:
+            if self.opt is None:
+                self.create_opt()
+            self.opt.load_state_dict(state["opt"])
+        elif with_opt:
+            warnings.warn(f"{file} holds no optimizer state; only the model was loaded", stacklevel=2)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Learner(model={type(self.model).__name__}, cbs={self.cbs})"
+
+    fit_one_cycle = fit_one_cycle
+    fit_flat_cos = fit_flat_cos
+    fit_sgdr = fit_sgdr
+    fine_tune = fine_tune
+    fit_warmup_cosine = fit_warmup_cosine
+    fit_wsd = fit_wsd
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]

@@ -1,0 +1,153 @@
+"""The Recorder: losses, learning rates, scheduled hyper-parameters and per-epoch metrics.
+
+Smoothed loss (fastai's): ``v = beta*v + (1 - beta)*loss`` per training batch, reported as
+``v / (1 - beta**count)`` (``beta = 0.98``).
+
+>>> from torch_adapter.testing import synth_learner
+>>> learn = synth_learner()
+>>> with learn.no_logging(): learn.fit(2)
+>>> len(learn.recorder.lrs), learn.recorder.iters, [len(v) for v in learn.recorder.values]
+(20, [10, 20], [2, 2])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .callback import Callback
+
+__all__ = ["Recorder", "accuracy"]
+
+
+def accuracy(pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows whose arg-max class equals the target (a metric).
+
+    >>> accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1]))
+    tensor(0.5000)
+    """
+    return (pred.argmax(dim=-1) == targ).float().mean()
+
+
+def _name(metric: Callable) -> str:
+    return getattr(metric, "__name__", type(metric).__name__)
+
+
+def _batch_size(batch: tuple) -> int:
+    for t in batch:
+        if isinstance(t, torch.Tensor) and t.ndim:
+            return t.shape[0]
+    return 1
+
+
+class Recorder(Callback):
+    """Records ``lrs`` (last group's lr), smoothed ``losses``, ``iters``, ``values``, ``hps``.
+
+    ``values`` holds one ``[train_loss, valid_loss, *metrics]`` per epoch (``train_loss`` is the
+    smoothed loss at the epoch's end; the validation entries are missing when validation was
+    skipped). ``hps`` is filled by the :class:`ParamScheduler`. Prints one table row per epoch
+    through ``learn.logger``.
+    """
+
+    order = 50
+
+    def __init__(self, beta: float = 0.98):
+        self.beta = beta
+        self.lrs, self.losses, self.iters, self.values, self.hps, self.final_record = [], [], [], [], {}, []
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Column names of the printed table."""
+        return ["epoch", "train_loss", "valid_loss"] + [_name(m) for m in self.learn.metrics] + ["time"]
+
+    def before_fit(self) -> None:
+        self.lrs, self.losses, self.iters, self.values, self.hps = [], [], [], [], {}
+        self._avg, self._count, self.learn.smooth_loss = 0.0, 0, math.nan
+        self.learn.logger(*(f"{n:<11}" for n in self.metric_names))
+
+    def before_epoch(self) -> None:
+        self._start, self._valid = time.perf_counter(), []
+
+    def before_validate(self) -> None:
+        self._n, self._sums, self._cancelled = 0, [0.0] * (1 + len(self.learn.metrics)), False
+
+    def after_batch(self) -> None:
+        learn = self.learn
+        if learn.loss is None:  # cancelled before the loss
+            return
+        if learn.training:
+            self._count += 1
+            self._avg = self.beta * self._avg + (1 - self.beta) * learn.loss.item()
+            learn.smooth_loss = self._avg / (1 - self.beta**self._count)
+            self.losses.append(learn.smooth_loss)
+            lr = learn.opt.param_groups[-1]["lr"]
+            self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
+        else:
+            self._accumulate(learn)
+
+    def _accumulate(self, learn) -> None:
+        bs = _batch_size(learn.yb) if learn.yb else _batch_size(learn.xb)
+        values = [learn.loss] + [m(learn.pred, *learn.yb) for m in learn.metrics]
+        self._sums = [s + torch.as_tensor(v).detach() * bs for s, v in zip(self._sums, values, strict=True)]
+        self._n += bs
+
+    def after_cancel_validate(self) -> None:
+        self._cancelled = True
+
+    def after_validate(self) -> None:
+        if self._cancelled or self._n == 0:
+            self.final_record = []
+        else:
+            self.final_record = [float(s) / self._n for s in self._sums]
+        self._valid = self.final_record
+
+    def after_epoch(self) -> None:
+        learn = self.learn
+        self.values.append([learn.smooth_loss] + self._valid)
+        self.iters.append(len(self.losses))
+        self._log_row(learn.epoch, self.values[-1], time.perf_counter() - self._start)
+
+    def _log_row(self, epoch: int, values: list[float], seconds: float) -> None:
+        cells = [f"{epoch:<11}"] + [f"{v:<11.6f}" for v in values]
+        cells += [f"{'':<11}"] * (len(self.metric_names) - 2 - len(values))
+        self.learn.logger(*cells, f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}")
+
+    def finally_fit(self) -> None:
+        self.lrs = [float(lr) for lr in self.lrs]  # tensor learning rates become floats once
+
+    # ------------------------------------------------------------------------------- plots
+    def plot_loss(self, skip_start: int = 5, with_valid: bool = True):
+        """Plot the smoothed training loss (and validation loss per epoch); return the figure."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        ax.plot(range(skip_start, len(self.losses)), self.losses[skip_start:], label="train")
+        valid = [(i, v[1]) for i, v in zip(self.iters, self.values, strict=True) if len(v) > 1]
+        if with_valid and valid:
+            ax.plot(*zip(*valid, strict=True), label="valid")
+        ax.set(xlabel="iteration", ylabel="loss")
+        ax.legend()
+        return fig
+
+    def plot_sched(self, keys: list[str] | None = None, figsize=None):
+        """Plot each scheduled hyper-parameter (``hps``) against the iteration; return the figure."""
+        import matplotlib.pyplot as plt
+
+        keys = list(self.hps) if keys is None else keys
+        if not keys:
+            raise ValueError("nothing to plot: no hyper-parameter was scheduled in the last fit")
+        fig, axs = plt.subplots(1, len(keys), figsize=figsize or (6 * len(keys), 4), squeeze=False)
+        for ax, key in zip(axs[0], keys, strict=True):
+            ax.plot(np.arange(len(self.hps[key])), self.hps[key])
+            ax.set(xlabel="iteration", ylabel=key)
+        return fig
+
+    def save_curve(self, path: str | os.PathLike) -> Path:
+        """Write the recorded ``lrs``/``losses`` in schedcore's curve format."""
+        raise NotImplementedError
