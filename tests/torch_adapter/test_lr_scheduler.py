@@ -573,3 +573,64 @@ def test_plain_loop_example_runs(capsys):
     path = Path(__file__).resolve().parents[2] / "examples" / "plain_loop.py"
     runpy.run_path(str(path), run_name="__main__")
     assert "resumed run == uninterrupted run" in capsys.readouterr().out
+
+
+# -------------------------------------------------------------- agreement with the Learner
+
+LEARNER_FITS = {
+    "one_cycle": (
+        lambda learn: learn.fit_one_cycle(2, lr_max=1e-2),
+        lambda opt, n: TableScheduler.one_cycle(opt, n, 1e-2),
+    ),
+    "one_cycle_slice": (
+        lambda learn: learn.fit_one_cycle(2, lr_max=slice(1e-4, 1e-2), pct_start=0.3, div=5.0),
+        lambda opt, n: TableScheduler.one_cycle(opt, n, slice(1e-4, 1e-2), pct_start=0.3, div=5.0),
+    ),
+    "flat_cos": (
+        lambda learn: learn.fit_flat_cos(2, lr=1e-2),
+        lambda opt, n: TableScheduler.flat_cos(opt, n, 1e-2),
+    ),
+    "sgdr": (
+        lambda learn: learn.fit_sgdr(3, 1, lr_max=1e-2),
+        lambda opt, n: TableScheduler.sgdr(opt, n, 3, 1, 1e-2),
+    ),
+    "warmup_cosine": (
+        lambda learn: learn.fit_warmup_cosine(2, lr_max=1e-2, warmup_pct=0.2),
+        lambda opt, n: TableScheduler.warmup_cosine(opt, n, 1e-2, 0.2),
+    ),
+    "wsd": (
+        lambda learn: learn.fit_wsd(2, lr_max=1e-2, warmup_pct=0.2, decay_pct=0.3),
+        lambda opt, n: TableScheduler.wsd(opt, n, 1e-2, 0.2, 0.3),
+    ),
+}
+
+
+@pytest.mark.parametrize("policy", sorted(LEARNER_FITS))
+def test_equals_what_learner_fit_records(policy):
+    """For the same number of steps, TableScheduler applies exactly the values that
+    Learner.fit_* records (recorder.hps: the last parameter group's lr, and mom)."""
+    from torch_adapter.testing import synth_learner
+
+    learn = synth_learner(n_trn=7, splitter=lambda m: [[m.a], [m.b]])  # two parameter groups
+    fit, make_sched = LEARNER_FITS[policy]
+    with learn.no_logging():
+        fit(learn)
+    n_steps = learn.n_epoch * len(learn.dls.train)
+    recorded = learn.recorder.hps
+    assert len(recorded["lr"]) == n_steps
+
+    opt = torch.optim.SGD(params(len(learn.opt.param_groups)), lr=0.1, momentum=0.9)
+    got = run(opt, make_sched(opt, n_steps), n_steps, names=tuple(recorded))
+    for name, values in recorded.items():
+        assert got[name][:, -1].tolist() == values
+    assert got["lr"][-1].tolist() == [g["lr"] for g in learn.opt.param_groups]  # every group's last lr
+
+
+def test_fastai_port_example_runs(capsys):
+    """examples/fastai_port.py: fastai's schedule examples with only the imports changed."""
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "fastai_port.py"
+    runpy.run_path(str(path), run_name="__main__")
+    assert "ran unchanged" in capsys.readouterr().out
