@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from schedcore import save_curve
+
 from .callback import Callback
 
 __all__ = ["Recorder", "accuracy"]
@@ -148,6 +150,21 @@ class Recorder(Callback):
             ax.set(xlabel="iteration", ylabel=key)
         return fig
 
-    def save_curve(self, path: str | os.PathLike) -> Path:
-        """Write the recorded ``lrs``/``losses`` in schedcore's curve format."""
-        raise NotImplementedError
+    def save_curve(self, path: str | os.PathLike, raw_losses=None, num_it: int | None = None,
+                   settings: dict | None = None) -> Path:  # fmt: skip
+        """Write the recorded ``lrs`` and smoothed ``losses`` with :func:`schedcore.save_curve`.
+
+        The format (``.csv``, ``.json``, ``.npz``) follows the extension; ``raw_losses``,
+        ``num_it`` and ``settings`` are stored alongside when given. Returns the path.
+
+        >>> import tempfile, pathlib
+        >>> from schedcore import load_curve
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): learn.fit(1)
+        >>> path = learn.recorder.save_curve(pathlib.Path(tempfile.mkdtemp()) / "curve.csv")
+        >>> load_curve(path).losses.tolist() == learn.recorder.losses
+        True
+        """
+        settings = {"beta": self.beta, **(settings or {})}
+        return save_curve(path, self.lrs, self.losses, raw_losses, num_it=num_it, settings=settings)

@@ -1,0 +1,95 @@
+"""Recorder plots and curve files; the progress bars."""
+
+import io
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from schedcore import load_curve  # noqa: E402
+from torch_adapter import Callback  # noqa: E402
+from torch_adapter.testing import synth_learner  # noqa: E402
+
+
+def fitted(**kwargs):
+    learn = synth_learner(**kwargs)
+    with learn.no_logging():
+        learn.fit_one_cycle(2)
+    return learn
+
+
+def test_plots_return_figures():
+    learn = fitted()
+    fig = learn.recorder.plot_sched()
+    assert [ax.get_ylabel() for ax in fig.axes] == ["lr", "mom"]
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), learn.recorder.hps["lr"])
+    fig2 = learn.recorder.plot_loss(skip_start=2)
+    assert len(fig2.axes[0].lines) == 2
+    np.testing.assert_allclose(fig2.axes[0].lines[0].get_ydata(), learn.recorder.losses[2:])
+    plt.close("all")
+    plain = synth_learner()
+    with plain.no_logging():
+        plain.fit(1)
+    with pytest.raises(ValueError, match="no hyper-parameter was scheduled"):
+        plain.recorder.plot_sched()
+
+
+@pytest.mark.parametrize("ext", ["csv", "json", "npz"])
+def test_save_curve_round_trip(tmp_path, ext):
+    learn = fitted()
+    path = learn.recorder.save_curve(tmp_path / f"curve.{ext}", num_it=20)
+    curve = load_curve(path)
+    assert curve.lrs.tolist() == learn.recorder.lrs
+    assert curve.losses.tolist() == learn.recorder.losses
+    assert curve.num_it == 20 and curve.settings["beta"] == 0.98
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_on_in_a_terminal_off_under_no_logging(monkeypatch):
+    err = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", err)
+    bars = []
+
+    class Spy(Callback):
+        order = 70
+
+        def after_batch(self):
+            bars.append(self.learn.progress.bar is not None)
+
+    learn = synth_learner(cbs=Spy())
+    learn.logger = lambda *a: None
+    learn.fit(1)
+    assert all(bars) and "epoch" in err.getvalue()
+    assert learn.progress.bar is None and learn.progress.epoch_bar is None
+    bars.clear()
+    with learn.no_logging():
+        learn.fit(1)
+    assert bars and not any(bars)
+
+
+def test_progress_bars_off_when_not_a_tty_and_closed_on_errors(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    learn = synth_learner()
+    learn.logger = lambda *a: None
+    learn.fit(1)
+    assert sys.stderr.getvalue() == ""
+
+    class Boom(Callback):
+        def after_batch(self):
+            raise KeyboardInterrupt
+
+    learn = synth_learner()
+    learn.progress.enabled = True
+    learn.logger = lambda *a: None
+    with pytest.raises(KeyboardInterrupt):
+        learn.fit(1, cbs=Boom())
+    assert learn.progress.bar is None and learn.progress.epoch_bar is None
