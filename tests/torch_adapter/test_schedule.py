@@ -199,3 +199,21 @@ def test_fine_tune_freezes_then_unfreezes_with_discriminative_lrs():
     assert lrs[10:, 1].max() <= 1e-3 + 1e-12
     assert not all(torch.equal(a, b) for a, b in zip(first, model[0].parameters(), strict=True))
     assert all(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_move_and_scheduling_never_synchronises():
+    from torch_adapter import Recorder
+
+    learn = synth_learner(on_nonfinite="continue")  # the NaN guard reads the loss: a sync by design
+    learn.model.cuda()
+    learn.remove_cb(Recorder)  # the Recorder reads the loss too
+    with learn.no_logging():
+        learn.fit(1)  # warm up CUDA, create the optimizer state
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            learn.fit_one_cycle(2, cbs=ParamScheduler({"wd": SchedLin(0.0, 1e-3)}))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert learn.xb[0].device.type == "cuda" and learn.yb[0].device.type == "cuda"
