@@ -114,6 +114,17 @@ def test_step_with_epoch_jumps_in_closed_form():
     assert opt.param_groups[0]["lr"] == 0.8
 
 
+
+def test_last_epoch_argument_as_torch():
+    """torch's own resume style: last_epoch=k (with initial_lr in the groups) gives row k+1."""
+    opt = sgd()
+    TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 10)  # sets initial_lr, as torch does
+    sched = TableScheduler(opt, schedcore.SchedLin(0.0, 1.0), 10, last_epoch=4)
+    assert sched.last_epoch == 5 and opt.param_groups[0]["lr"] == 0.5
+    with pytest.raises(KeyError, match="initial_lr"):
+        TableScheduler(sgd(), schedcore.SchedLin(0.0, 1.0), 10, last_epoch=4)
+
+
 # ------------------------------------------------------------ equality with schedule_table
 
 POLICIES = {
