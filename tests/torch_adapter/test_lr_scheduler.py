@@ -114,7 +114,6 @@ def test_step_with_epoch_jumps_in_closed_form():
     assert opt.param_groups[0]["lr"] == 0.8
 
 
-
 def test_last_epoch_argument_as_torch():
     """torch's own resume style: last_epoch=k (with initial_lr in the groups) gives row k+1."""
     opt = sgd()
