@@ -21,6 +21,7 @@ from .annealers import (
 )
 from .combine import CombinedSchedule, combine_scheds, combined_cos
 from .curves import CURVE_FORMAT, LossCurve, curve_from_dict, load_curve, save_curve
+from .plot import plot_lr_find, plot_schedules
 from .policies import POLICIES, flat_cos, get_policy, lr_range, one_cycle, sgdr, warmup_cosine, wsd
 from .suggest import (
     CurveDiagnosis,
@@ -83,4 +84,6 @@ __all__ = [
     "curve_from_dict",
     "load_curve",
     "save_curve",
+    "plot_lr_find",
+    "plot_schedules",
 ]
