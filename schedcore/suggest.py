@@ -643,7 +643,7 @@ def _suspicious(c: _Curves, noise_ratio: float) -> list[list[str]]:
     out: list[list[str]] = [[] for _ in n]
     with np.errstate(invalid="ignore"):
         not_inc = _first(valid[:, 1:] & ~(np.diff(c.lrs, axis=1) > 0))
-    lowest = np.where(valid, c.losses, np.inf).argmin(1)
+    lowest = np.where(valid, c.losses, np.inf).argmin(1) if c.losses.shape[1] else np.zeros(len(n), dtype=int)
     early = (n >= 10) & (lowest < np.maximum(2, n // 10))
     ratio, sigma, drop = _noise(c)
     for b in range(len(n)):

@@ -397,3 +397,21 @@ def test_large_batch_valley_uses_vectorised_path_and_agrees():
     lrs = np.geomspace(1e-6, 1, 40)
     s, _ = valley(lrs, losses)
     assert [s[b] for b in range(300)] == [ref_valley(lrs, losses[b])[0] for b in range(300)]
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@FAST
+@given(st.lists(st.tuples(any_float, any_float), max_size=25), st.sampled_from([valley, slide, minimum, steep]))
+def test_any_curve_gives_nan_or_an_lr_never_an_error(points, func):
+    """Whatever the floats (NaN, inf, zero or negative lrs, empty), a method returns nan (with a
+    SuggestionWarning) or one of the lrs, and numpy emits no RuntimeWarning."""
+    lrs, losses = (np.array(v, dtype=float) for v in zip(*points, strict=True)) if points else (np.array([]),) * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", SuggestionWarning)
+        s, (x, y) = func(lrs, losses)
+        d = diagnose(lrs, losses)
+    assert math.isnan(s) or x in lrs
+    assert math.isnan(s) == (func.__name__ in d.unusable)
