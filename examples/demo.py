@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from schedcore import load_table, one_cycle, schedule_table
+from schedcore import load_table, one_cycle, schedule_table, sgdr, wsd
 
 
 def step_table(out: Path, n_steps: int = 10_000) -> None:
@@ -31,6 +32,26 @@ def step_table(out: Path, n_steps: int = 10_000) -> None:
     np.testing.assert_array_equal(back["lr"], table["lr"])
 
 
+def step_plot(out: Path) -> None:
+    from schedcore.plot import close, plot_schedules, save_figure
+
+    for name, scheds in [("one_cycle", one_cycle(1e-3)), ("wsd", wsd(1e-3, 0.05, 0.2, decay="sqrt")),
+                         ("sgdr", sgdr(3, 1, 1e-3))]:
+        fig = plot_schedules(scheds, title=name)
+        save_figure(fig, out / f"sched_{name}.png")
+        close(fig)
+    print(f"[2] schedule plots -> {out}/sched_{{one_cycle,wsd,sgdr}}.png")
+
+
+def step_suggest(out: Path, curve: Path) -> None:
+    """Analyse the saved LR-finder curve again, from the command line."""
+    exe = Path(sys.executable).with_name("schedcore")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "schedcore"]
+    cmd += ["suggest", str(curve), "--methods", "valley,slide,minimum,steep", "--plot", str(out / "suggest.png")]
+    print("[4] $ " + " ".join(["schedcore"] + cmd[1 if exe.exists() else 3 :]))
+    subprocess.run(cmd, check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
@@ -38,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     step_table(out)
+    step_plot(out)
     print(f"done: outputs in {out}/")
     return 0
 
