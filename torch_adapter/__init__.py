@@ -21,6 +21,7 @@ from .callback import (
 )
 from .data import DataLoaders
 from .learner import Learner, noop, trainable_params
+from .lr_finder import LRFinder, TrainingState, diverged
 from .optim import HYPER_NAMES, adamw, get_hyper, has_hyper, hyper_setter, set_hyper
 from .progress import ProgressCallback
 from .recorder import Recorder, accuracy
@@ -42,6 +43,9 @@ __all__ = [
     "Learner",
     "noop",
     "trainable_params",
+    "LRFinder",
+    "TrainingState",
+    "diverged",
     "HYPER_NAMES",
     "adamw",
     "get_hyper",

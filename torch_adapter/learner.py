@@ -33,6 +33,7 @@ from .callback import (
     CancelTrainException,
     CancelValidException,
 )
+from .lr_finder import lr_find
 from .optim import adamw, set_hyper
 from .progress import ProgressCallback, log
 from .recorder import Recorder
@@ -113,14 +114,13 @@ class Learner:
                 set_hyper(self.opt, "wd", self.wd if wd is None else wd)
             set_hyper(self.opt, "lr", self.lr if lr is None else lr)
             self.n_epoch, self.start_epoch, self.device = int(n_epoch), int(start_epoch), self._model_device()
-            self.n_iter = self.train_iter = 0
+            self.n_iter, self.train_iter = 0, self.start_epoch * len(self.dls.train)
             try:
                 self._with_events(self._do_fit, "fit", CancelFitException)
             finally:
                 self("finally_fit")
 
     def _do_fit(self) -> None:
-        self.train_iter = self.start_epoch * len(self.dls.train)
         for epoch in range(self.start_epoch, self.n_epoch):
             self.epoch = epoch
             self._with_events(self._do_epoch, "epoch", CancelEpochException)
@@ -381,6 +381,7 @@ class Learner:
     fine_tune = fine_tune
     fit_warmup_cosine = fit_warmup_cosine
     fit_wsd = fit_wsd
+    lr_find = lr_find
 
 
 def _as_list(x) -> list:

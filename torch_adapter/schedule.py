@@ -60,9 +60,13 @@ class ParamScheduler(Callback):
         """The table row of the current training batch."""
         return self.learn.epoch * self.learn.n_iter + self.learn.iter
 
+    def first_step(self) -> int:
+        """The step of this fit's first training batch (non-zero when resuming)."""
+        return self.learn.start_epoch * len(self.learn.dls.train)
+
     def before_fit(self) -> None:
         learn = self.learn
-        start = learn.start_epoch * len(learn.dls.train)
+        start = self.first_step()
         self.table = _table(self.scheds, self.n_steps(), start, len(learn.opt.param_groups))
         self._start, self._applied = start, []
         self._setters = [(hyper_setter(learn.opt, n), col.tolist()) for n, col in self.table.items()]

@@ -1,0 +1,238 @@
+"""The LR range test: ``LRFinder`` (a callback) and ``Learner.lr_find``, which never damage the model.
+
+The finder trains with learning rates growing from ``start_lr`` to ``end_lr`` over ``num_it``
+batches (schedcore's :func:`~schedcore.lr_range` table), records the smoothed losses, and stops
+early on divergence. Before the first batch it snapshots, in memory, the model's parameters and
+buffers, the optimizer's state and hyper-parameters, the torch RNG states and the gradients;
+it restores all of them when the fit ends -- normally, by divergence, or by an exception or a
+KeyboardInterrupt. No file is written, so parallel runs cannot clobber each other.
+
+>>> from torch_adapter.testing import synth_learner
+>>> learn = synth_learner()
+>>> a = learn.model.a.detach().clone()
+>>> with learn.no_logging(): learn.fit(20, cbs=LRFinder(num_it=50))
+>>> len(learn.recorder.lrs) <= 50, torch.equal(learn.model.a, a)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from schedcore import lr_range, save_curve, suggest_lrs, valley
+from schedcore.suggest import SuggestedLRs
+
+from .callback import CancelBatchException, CancelFitException, CancelValidException
+from .optim import get_hyper, has_hyper
+from .schedule import ParamScheduler
+
+__all__ = ["LRFinder", "lr_find", "TrainingState", "diverged"]
+
+_CURVE_EXTS = (".csv", ".json", ".npz")
+
+
+def diverged(loss: float, best: float, first: float) -> bool:
+    """The finder's stop rule on the smoothed loss (``best``: lowest so far, ``first``: first one).
+
+    NaN/inf diverges. When ``best > 0`` (every usual loss) this is fastai's rule,
+    ``loss > 4*best``. Otherwise (zero or negative losses, e.g. a shifted loss, where ``4*best``
+    would stop at once or never) the loss must rise above ``best`` by three times the larger of
+    ``|best|`` and the drop from ``first`` to ``best``: the same "three times the scale" margin,
+    on a scale that stays positive.
+
+    >>> diverged(4.1, 1.0, 2.0), diverged(3.9, 1.0, 2.0), diverged(float("nan"), 1.0, 2.0)
+    (True, False, True)
+    >>> diverged(-9.0, -10.0, -8.0), diverged(25.0, -10.0, -8.0)
+    (False, True)
+    """
+    if not math.isfinite(loss):
+        return True
+    if best > 0:
+        return loss > 4 * best
+    return loss > best + 3 * max(abs(best), first - best)
+
+
+class TrainingState:
+    """In-memory copy of what training changes: weights, buffers, optimizer, RNG, grads, modes.
+
+    >>> from torch_adapter.testing import synth_learner
+    >>> learn = synth_learner(); learn.create_opt()
+    >>> state = TrainingState(learn.model, learn.opt)
+    >>> with learn.no_logging(): learn.fit(1)
+    >>> state.restore(); torch.equal(learn.model.a, state.model["a"])
+    True
+    """
+
+    def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer):
+        self.model_ref, self.opt_ref = model, opt
+        self.model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.opt = copy.deepcopy(opt.state_dict())
+        self.grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+        self.modes = [m.training for m in model.modules()]
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+    def restore(self) -> None:
+        """Put everything back (in place: parameters stay the same tensor objects)."""
+        model, opt = self.model_ref, self.opt_ref
+        with torch.no_grad():
+            model.load_state_dict(self.model)
+        opt.load_state_dict(copy.deepcopy(self.opt))
+        for p, g in zip(model.parameters(), self.grads, strict=True):
+            p.grad = None if g is None else g.clone()
+        for m, mode in zip(model.modules(), self.modes, strict=True):
+            m.training = mode
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
+
+
+class LRFinder(ParamScheduler):
+    """LR range test: ``lr = start_lr*(end_lr/start_lr)**(train_iter/num_it)`` (or linear).
+
+    Skips validation; stops after ``num_it`` training batches (across epochs) or, with
+    ``stop_div``, when the smoothed loss diverges (:func:`diverged`) or a raw loss is NaN/inf.
+    ``start_lr``/``end_lr`` may be per-group arrays. Snapshot at ``before_fit``, restore at
+    ``finally_fit`` (see :class:`TrainingState`). ``raw_losses`` holds the unsmoothed losses.
+
+    >>> LRFinder(num_it=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: num_it must be an integer >= 6; got 5
+    """
+
+    def __init__(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, mode: str = "exp"):
+        if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 6:
+            raise ValueError(f"num_it must be an integer >= 6; got {num_it!r}")
+        super().__init__(lr_range(start_lr, end_lr, mode))
+        self.start_lr, self.end_lr, self.num_it, self.stop_div, self.mode = (
+            start_lr,
+            end_lr,
+            int(num_it),
+            stop_div,
+            mode,
+        )
+        self.state, self.raw_losses = None, []
+
+    def n_steps(self) -> int:
+        return self.num_it
+
+    def first_step(self) -> int:
+        return 0
+
+    def step(self) -> int:
+        return self.learn.train_iter - self._first_iter
+
+    def before_fit(self) -> None:
+        learn = self.learn
+        if getattr(learn, "recorder", None) is None:
+            raise ValueError("LRFinder needs the Learner's Recorder (it reads the smoothed loss)")
+        self.state = TrainingState(learn.model, learn.opt)
+        super().before_fit()
+        self._first_iter, self.raw_losses, self._diverged = learn.train_iter, [], False
+        self.best_loss = self.first_loss = math.nan
+
+    def after_loss(self) -> None:
+        if not self.learn.training:
+            return
+        self.raw_losses.append(self.learn.loss.item())
+        if self.stop_div and not math.isfinite(self.raw_losses[-1]):
+            self._diverged = True  # record the batch, skip its backward pass, then stop
+            raise CancelBatchException()
+
+    def after_batch(self) -> None:
+        if not self.learn.training:
+            return
+        loss = self.learn.smooth_loss
+        if math.isfinite(loss):
+            self.first_loss = loss if math.isnan(self.first_loss) else self.first_loss
+            self.best_loss = loss if not self.best_loss <= loss else self.best_loss
+        if self.stop_div and (self._diverged or diverged(loss, self.best_loss, self.first_loss)):
+            raise CancelFitException()
+        if self.step() >= self.num_it:
+            raise CancelFitException()
+
+    def before_validate(self) -> None:
+        raise CancelValidException()
+
+    def finally_fit(self) -> None:
+        if self.state is not None:
+            self.state.restore()
+            self.state = None
+
+
+def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, show_plot: bool = True,
+            suggest_funcs: Sequence[Callable] = (valley,), save_to: str | os.PathLike | None = None,
+            mode: str = "exp") -> SuggestedLRs:  # fmt: skip
+    """Run the LR range test, restore the model, and suggest learning rates (a ``Learner`` method).
+
+    Returns schedcore's ``SuggestedLRs`` (one field per function of ``suggest_funcs``, computed
+    by :func:`schedcore.suggest_lrs` on the recorded curve); a method that cannot use the curve
+    gives ``nan`` and a warning. ``show_plot`` draws :func:`schedcore.plot_lr_find` (the figure is
+    kept as ``learn.recorder.lr_find_fig``); ``save_to`` writes the curve (lrs, smoothed and raw
+    losses, num_it) as ``.csv``/``.json``/``.npz`` for ``schedcore suggest FILE``.
+
+    >>> from schedcore import minimum, steep
+    >>> from torch_adapter.testing import synth_learner
+    >>> learn = synth_learner()
+    >>> s = learn.lr_find(show_plot=False, suggest_funcs=(minimum, steep))
+    >>> s._fields
+    ('minimum', 'steep')
+    """
+    if save_to is not None and Path(save_to).suffix.lower() not in _CURVE_EXTS:
+        raise ValueError(f"save_to={str(save_to)!r}: the curve file must end in one of {_CURVE_EXTS}")
+    if self.opt is None:
+        self.create_opt()
+    finder = LRFinder(start_lr, end_lr, num_it, stop_div, mode)
+    keep = {"lr": get_hyper(self.opt, "lr")}  # so that fit() changes no hyper-parameter before the snapshot
+    if has_hyper(self.opt, "wd"):
+        keep["wd"] = get_hyper(self.opt, "wd")
+    with self.no_logging():
+        self.fit(math.ceil(num_it / len(self.dls.train)), cbs=finder, **keep)
+    rec = self.recorder
+    suggestions = _suggest(rec.lrs, rec.losses, num_it, suggest_funcs)
+    if save_to is not None:
+        settings = {"start_lr": _jsonable(start_lr), "end_lr": _jsonable(end_lr), "mode": mode, "stop_div": stop_div,
+                    "beta": rec.beta, "methods": [n for n in suggestions[0]._fields]}  # fmt: skip
+        save_curve(save_to, rec.lrs, rec.losses, finder.raw_losses[: len(rec.losses)], num_it, settings)
+    if show_plot:
+        rec.lr_find_fig = _plot(rec.lrs, rec.losses, suggestions)
+    return suggestions[0]
+
+
+def _suggest(lrs: list, losses: list, num_it: int, funcs: Sequence[Callable]):
+    """``suggest_lrs`` that never raises: a failure gives nan for every method, with a warning."""
+    try:
+        return suggest_lrs(lrs, losses, num_it, funcs, return_points=True)
+    except Exception as e:  # the training part is done: report, do not lose it
+        warnings.warn(
+            f"lr_find: could not suggest from the curve ({type(e).__name__}: {e}); giving nan", stacklevel=3
+        )
+        names = [
+            getattr(f, "__name__", getattr(getattr(f, "func", None), "__name__", f"func{i}"))
+            for i, f in enumerate(funcs)
+        ]
+        nans = [math.nan] * len(names)
+        return SuggestedLRs.make(names, nans), SuggestedLRs.make(names, [(math.nan, math.nan)] * len(names))
+
+
+def _plot(lrs, losses, suggestions):
+    from schedcore.plot import plot_lr_find
+
+    try:
+        return plot_lr_find(lrs, losses, suggestions)
+    except Exception as e:
+        warnings.warn(f"lr_find: could not plot the curve ({type(e).__name__}: {e})", stacklevel=3)
+        return None
+
+
+def _jsonable(x):
+    return np.asarray(x, dtype=float).tolist()
