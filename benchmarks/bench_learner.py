@@ -8,11 +8,16 @@ default callbacks (Recorder, progress) under ``no_logging``. Rounds alternate be
 so that drift hits both; we report the median seconds per training step of each and the
 median of the per-round ratios. Target: Learner / bare <= 1.15.
 
+Second part: wall time of ``learn.lr_find(num_it=100)`` (``end_lr=0.1`` so that all 100 steps
+run; no plot) against 100 steps of the same bare loop plus one ``state_dict`` copy and restore
+of model and optimizer. Target: lr_find / bare <= 1.2.
+
 Run: .venv/bin/python benchmarks/bench_learner.py [--quick]
 """
 
 from __future__ import annotations
 
+import copy
 import statistics
 import sys
 import time
@@ -55,6 +60,47 @@ def learner_fit(model: nn.Module, dls, n_epoch: int) -> None:
         learn.fit_one_cycle(n_epoch, div=DIV, div_final=DIV_FINAL, pct_start=PCT_START, moms=MOMS)
 
 
+def bare_range_test(model: nn.Module, dls, num_it: int) -> None:
+    """``num_it`` steps of the bare loop, with a state_dict copy before and a restore after."""
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    saved = copy.deepcopy({"model": model.state_dict(), "opt": opt.state_dict()})
+    sched = OneCycleLR(opt, max_lr=LR, total_steps=num_it)
+    loss_func, steps = nn.MSELoss(), 0
+    model.train()
+    while steps < num_it:
+        for xb, yb in dls.train:
+            loss = loss_func(model(xb), yb)
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            steps += 1
+            if steps == num_it:
+                break
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["opt"])
+
+
+def learner_range_test(model: nn.Module, dls, num_it: int) -> None:
+    learn = synth_learner(data=dls, model=model, lr=LR)
+    learn.lr_find(end_lr=0.1, num_it=num_it, show_plot=False)
+    if len(learn.recorder.lrs) != num_it:
+        raise RuntimeError(f"lr_find stopped after {len(learn.recorder.lrs)} of {num_it} steps")
+
+
+def lr_find_ratio(dls, rounds: int, num_it: int = 100) -> tuple[float, float, float]:
+    """Median wall times (bare, lr_find) and the median per-round ratio."""
+    bare, finder = [], []
+    for fit, times in [(bare_range_test, bare), (learner_range_test, finder)] * (rounds + 1):
+        model = RegModel()
+        t0 = time.perf_counter()
+        fit(model, dls, num_it)
+        times.append(time.perf_counter() - t0)
+    bare, finder = bare[1:], finder[1:]  # first round: warm-up
+    ratio = statistics.median(f / b for f, b in zip(finder, bare, strict=True))
+    return statistics.median(bare), statistics.median(finder), ratio
+
+
 def per_step(fit, dls, n_epoch: int) -> float:
     model = RegModel()
     t0 = time.perf_counter()
@@ -79,7 +125,12 @@ def main(quick: bool = False) -> dict[str, float]:
     print(f"bare loop + OneCycleLR        {b_med * 1e6:9.1f} µs/step")
     print(f"Learner.fit_one_cycle         {l_med * 1e6:9.1f} µs/step")
     print(f"ratio (median of rounds)      {ratio:9.3f}   target <= 1.15")
-    return {"bare": b_med, "learner": l_med, "ratio": ratio}
+    f_bare, f_find, f_ratio = lr_find_ratio(dls, rounds)
+    print("\nLR range test, 100 steps:")
+    print(f"bare loop + state_dict copy/restore {f_bare * 1e3:9.2f} ms")
+    print(f"Learner.lr_find(num_it=100)         {f_find * 1e3:9.2f} ms")
+    print(f"ratio (median of rounds)            {f_ratio:9.3f}   target <= 1.2")
+    return {"bare": b_med, "learner": l_med, "ratio": ratio, "lr_find_ratio": f_ratio}
 
 
 if __name__ == "__main__":

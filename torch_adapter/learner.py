@@ -114,6 +114,7 @@ class Learner:
                 set_hyper(self.opt, "wd", self.wd if wd is None else wd)
             set_hyper(self.opt, "lr", self.lr if lr is None else lr)
             self.n_epoch, self.start_epoch, self.device = int(n_epoch), int(start_epoch), self._model_device()
+            self.n_inp = getattr(self.dls, "n_inp", 1)
             self.n_iter, self.train_iter = 0, self.start_epoch * len(self.dls.train)
             try:
                 self._with_events(self._do_fit, "fit", CancelFitException)
@@ -181,9 +182,13 @@ class Learner:
             handler()
 
     def _split(self, batch) -> None:
+        """``xb, yb = batch[:n_inp], batch[n_inp:]``, moved to the model's device."""
         dev = self.device
-        batch = [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
-        n_inp = getattr(self.dls, "n_inp", 1)
+        batch = [
+            b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) and b.device != dev else b
+            for b in batch
+        ]
+        n_inp = self.n_inp
         self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
 
     def _check_loss(self) -> None:
@@ -342,7 +347,7 @@ class Learner:
         >>> len(synth_learner().validate())
         1
         """
-        self.device = self._model_device()
+        self.device, self.n_inp = self._model_device(), getattr(self.dls, "n_inp", 1)
         with self.no_logging():
             self._do_validate(self.dls.valid if dl is None else dl)
         return self.recorder.final_record

@@ -148,6 +148,10 @@ def hyper_setter(opt: torch.optim.Optimizer, name: str) -> Callable[[object], No
     plain = idx is None and not any(isinstance(g[key], torch.Tensor) for g in groups)
 
     def setter(value) -> None:
+        if plain and type(value) is float:  # the per-step case: one table value for every group
+            for g in groups:
+                g[key] = value
+            return
         values = _per_group(value, len(groups), name)
         if plain:
             for g, v in zip(groups, values, strict=True):
