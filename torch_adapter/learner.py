@@ -105,6 +105,12 @@ class Learner:
 
         ``lr``/``wd`` (scalar, per-group list or ``slice``) are set in the optimizer first;
         callbacks in ``cbs`` take part in this fit only (removed after it, also on errors).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): learn.fit(2, lr=1e-2)
+        >>> learn.epoch, learn.train_iter, learn.opt.param_groups[0]["lr"]
+        (1, 20, 0.01)
         """
         self._check_fit(n_epoch, start_epoch)
         with self.added_cbs(cbs):
@@ -177,7 +183,11 @@ class Learner:
         self(f"after_{stage}")
 
     def __call__(self, event: str) -> None:
-        """Fire ``event``: call every callback's handler for it, in ``order``."""
+        """Fire ``event``: call every callback's handler for it, in ``order``.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> synth_learner()("before_epoch")
+        """
         for handler in self._handlers[self.training].get(event, ()):
             handler()
 
@@ -221,7 +231,12 @@ class Learner:
 
     # ----------------------------------------------------------------------------- optimizer
     def create_opt(self) -> None:
-        """Create ``self.opt`` from the splitter's groups (checked: no overlaps, nothing missing)."""
+        """Create ``self.opt`` from the splitter's groups (checked: no overlaps, nothing missing).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.create_opt(); type(learn.opt).__name__
+        'SGD'
+        """
         groups = self._param_groups()
         self.opt = self.opt_func([{"params": g} for g in groups], lr=self.lr)
         if self.wd is not None:
@@ -261,21 +276,42 @@ class Learner:
                 p.requires_grad_(i not in frozen or (self.train_bn and id(p) in norm))
 
     def freeze(self) -> None:
-        """Freeze every parameter group but the last (``freeze_to(-1)``)."""
+        """Freeze every parameter group but the last (``freeze_to(-1)``).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.freeze(); learn.model.a.requires_grad
+        True
+        """
         self.freeze_to(-1)
 
     def unfreeze(self) -> None:
-        """Make every parameter group trainable (``freeze_to(0)``)."""
+        """Make every parameter group trainable (``freeze_to(0)``).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.freeze_to(1); learn.unfreeze(); learn.model.b.requires_grad
+        True
+        """
         self.freeze_to(0)
 
     # ----------------------------------------------------------------------------- callbacks
     def add_cbs(self, cbs) -> None:
-        """Add callbacks (instances or classes); see :meth:`add_cb`."""
+        """Add callbacks (instances or classes); see :meth:`add_cb`.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.add_cbs([Callback]); learn.callback
+        Callback()
+        """
         for cb in _as_list(cbs):
             self.add_cb(cb)
 
     def add_cb(self, cb: Callback | type) -> Callback:
-        """Add a callback (an instance, or a class to instantiate); it becomes ``self.<cb.name>``."""
+        """Add a callback (an instance, or a class to instantiate); it becomes ``self.<cb.name>``.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> class TimerCallback(Callback): pass
+        >>> learn = synth_learner(); cb = learn.add_cb(TimerCallback()); learn.timer is cb
+        True
+        """
         cb = cb() if isinstance(cb, type) else cb
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances or classes; got {cb!r}")
@@ -288,12 +324,22 @@ class Learner:
         return cb
 
     def remove_cbs(self, cbs) -> None:
-        """Remove callbacks (instances, or classes: every callback of that class)."""
+        """Remove callbacks (instances, or classes: every callback of that class).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.remove_cbs([ProgressCallback]); learn.cbs
+        [Recorder()]
+        """
         for cb in _as_list(cbs):
             self.remove_cb(cb)
 
     def remove_cb(self, cb: Callback | type) -> None:
-        """Remove one callback instance, or every callback of a class."""
+        """Remove one callback instance, or every callback of a class.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.remove_cb(learn.recorder); hasattr(learn, "recorder")
+        False
+        """
         gone = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
         for c in gone:
             self.cbs.remove(c)
@@ -304,7 +350,15 @@ class Learner:
 
     @contextmanager
     def added_cbs(self, cbs) -> Iterator[Learner]:
-        """Context manager: add ``cbs`` for the duration of the block (removed also on errors)."""
+        """Context manager: add ``cbs`` for the duration of the block (removed also on errors).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.added_cbs(Callback()): len(learn.cbs)
+        3
+        >>> len(learn.cbs)
+        2
+        """
         cbs = [cb() if isinstance(cb, type) else cb for cb in _as_list(cbs)]
         self.add_cbs(cbs)
         try:
@@ -314,7 +368,15 @@ class Learner:
 
     @contextmanager
     def removed_cbs(self, cbs) -> Iterator[Learner]:
-        """Context manager: remove ``cbs`` for the duration of the block, then put them back."""
+        """Context manager: remove ``cbs`` for the duration of the block, then put them back.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.removed_cbs(learn.progress): learn.cbs
+        [Recorder()]
+        >>> learn.cbs
+        [Recorder(), ProgressCallback()]
+        """
         cbs = _as_list(cbs)
         self.remove_cbs(cbs)
         try:
@@ -332,7 +394,12 @@ class Learner:
 
     @contextmanager
     def no_logging(self) -> Iterator[Learner]:
-        """Context manager: no printed table and no progress bar inside the block."""
+        """Context manager: no printed table and no progress bar inside the block.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): learn.fit(1)  # prints nothing
+        """
         old, self.logger = self.logger, noop
         try:
             yield self
@@ -356,14 +423,29 @@ class Learner:
         return self.path / self.model_dir / f"{name}.pth"
 
     def save(self, name: str | Path, with_opt: bool = True) -> Path:
-        """Save the model (and optimizer state) to ``path/model_dir/name.pth``, atomically."""
+        """Save the model (and optimizer state) to ``path/model_dir/name.pth``, atomically.
+
+        >>> import tempfile
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(path=tempfile.mkdtemp())
+        >>> learn.save("start").name
+        'start.pth'
+        """
         state = {"model": self.model.state_dict()}
         if with_opt and self.opt is not None:
             state["opt"] = self.opt.state_dict()
         return atomic_write(self._file(name), lambda f: torch.save(state, f), mode="wb")
 
     def load(self, name: str | Path, device=None, with_opt: bool = True, strict: bool = True) -> Learner:
-        """Load what :meth:`save` wrote (onto ``device``, default the model's)."""
+        """Load what :meth:`save` wrote (onto ``device``, default the model's); returns ``self``.
+
+        >>> import tempfile
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(path=tempfile.mkdtemp()); learn.create_opt(); _ = learn.save("m")
+        >>> other = synth_learner(path=learn.path).load("m")
+        >>> torch.equal(other.model.a, learn.model.a)
+        True
+        """
         file = self._file(name)
         if not file.exists():
             raise FileNotFoundError(f"{file}: no saved model {name!r}")

@@ -29,7 +29,11 @@ def log(*items) -> None:
 
 
 class ProgressCallback(Callback):
-    """An epoch bar and a batch bar. ``enabled=None`` means: when stderr is a TTY."""
+    """An epoch bar and a batch bar. ``enabled=None`` means: when stderr is a TTY.
+
+    >>> ProgressCallback(enabled=False).enabled, ProgressCallback.order
+    (False, 60)
+    """
 
     order = 60
 

@@ -55,6 +55,9 @@ class Recorder(Callback):
     smoothed loss at the epoch's end; the validation entries are missing when validation was
     skipped). ``hps`` is filled by the :class:`ParamScheduler`. Prints one table row per epoch
     through ``learn.logger``.
+
+    >>> Recorder().name, Recorder.order
+    ('recorder', 50)
     """
 
     order = 50
@@ -62,10 +65,16 @@ class Recorder(Callback):
     def __init__(self, beta: float = 0.98):
         self.beta = beta
         self.lrs, self.losses, self.iters, self.values, self.hps, self.final_record = [], [], [], [], {}, []
+        self.lr_find_fig = None  # the last lr_find's plot
 
     @property
     def metric_names(self) -> list[str]:
-        """Column names of the printed table."""
+        """Column names of the printed table.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> synth_learner(metrics=[accuracy]).recorder.metric_names
+        ['epoch', 'train_loss', 'valid_loss', 'accuracy', 'time']
+        """
         return ["epoch", "train_loss", "valid_loss"] + [_name(m) for m in self.learn.metrics] + ["time"]
 
     def before_fit(self) -> None:
@@ -125,7 +134,14 @@ class Recorder(Callback):
 
     # ------------------------------------------------------------------------------- plots
     def plot_loss(self, skip_start: int = 5, with_valid: bool = True):
-        """Plot the smoothed training loss (and validation loss per epoch); return the figure."""
+        """Plot the smoothed training loss (and validation loss per epoch); return the figure.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): learn.fit(1)
+        >>> len(learn.recorder.plot_loss().axes[0].lines)
+        2
+        """
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots()
@@ -138,7 +154,14 @@ class Recorder(Callback):
         return fig
 
     def plot_sched(self, keys: list[str] | None = None, figsize=None):
-        """Plot each scheduled hyper-parameter (``hps``) against the iteration; return the figure."""
+        """Plot each scheduled hyper-parameter (``hps``) against the iteration; return the figure.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): learn.fit_one_cycle(1)
+        >>> [ax.get_ylabel() for ax in learn.recorder.plot_sched().axes]
+        ['lr', 'mom']
+        """
         import matplotlib.pyplot as plt
 
         keys = list(self.hps) if keys is None else keys

@@ -42,6 +42,10 @@ class ParamScheduler(Callback):
     A value may also be a list of schedules, one per parameter group. ``table`` holds the fit's
     values (one row per training step from the first step of this fit); ``hps`` the values
     applied (last parameter group's), which are also copied to ``learn.recorder.hps``.
+
+    >>> from schedcore import one_cycle
+    >>> ParamScheduler(one_cycle(1e-2)).name
+    'param_scheduler'
     """
 
     order = 60
@@ -53,7 +57,7 @@ class ParamScheduler(Callback):
         self.scheds, self.table, self.hps = dict(scheds), None, {}
 
     def n_steps(self) -> int:
-        """Training steps in the whole fit (the table's ``N``)."""
+        """Training steps in the whole fit (the table's ``N``): ``n_epoch * len(dls.train)``."""
         return self.learn.n_epoch * len(self.learn.dls.train)
 
     def step(self) -> int:
