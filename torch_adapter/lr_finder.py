@@ -102,6 +102,7 @@ class LRFinder(ParamScheduler):
     ``stop_div``, when the smoothed loss diverges (:func:`diverged`) or a raw loss is NaN/inf.
     ``start_lr``/``end_lr`` may be per-group arrays. Snapshot at ``before_fit``, restore at
     ``finally_fit`` (see :class:`TrainingState`). ``raw_losses`` holds the unsmoothed losses.
+    With ``stop_div=False`` a NaN/inf loss is left to the Learner's ``on_nonfinite`` policy.
 
     >>> LRFinder(num_it=5)
     Traceback (most recent call last):
