@@ -130,6 +130,10 @@ def main(quick: bool = False) -> dict[str, float]:
     print(f"bare loop + state_dict copy/restore {f_bare * 1e3:9.2f} ms")
     print(f"Learner.lr_find(num_it=100)         {f_find * 1e3:9.2f} ms")
     print(f"ratio (median of rounds)            {f_ratio:9.3f}   target <= 1.2")
+    print("\nTableScheduler in a plain loop against OneCycleLR (benchmarks/bench_lr_scheduler.py):")
+    import bench_lr_scheduler
+
+    bench_lr_scheduler.main(quick=quick)
     return {"bare": b_med, "learner": l_med, "ratio": ratio, "lr_find_ratio": f_ratio}
 
 

@@ -43,11 +43,42 @@ def step_plot(out: Path) -> None:
     print(f"[2] schedule plots -> {out}/sched_{{one_cycle,wsd,sgdr}}.png")
 
 
+def step_train(out: Path) -> Path:
+    """lr_find (curve and plot saved), then fit_one_cycle at the suggested rate."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from schedcore import minimum, steep, valley
+    from torch_adapter import DataLoaders, Learner, accuracy
+
+    torch.manual_seed(0)
+    centres = torch.tensor([[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]])
+
+    def blobs(n: int) -> TensorDataset:  # three Gaussian blobs: a small classification task
+        y = torch.randint(0, 3, (n,))
+        return TensorDataset(centres[y] + 0.8 * torch.randn(n, 2), y)
+
+    dls = DataLoaders(DataLoader(blobs(2048), batch_size=64, shuffle=True), DataLoader(blobs(512), batch_size=256))
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 3))
+    learn = Learner(dls, model, nn.CrossEntropyLoss(), metrics=[accuracy], path=out)
+    curve = out / "lr_find.json"
+    sugg = learn.lr_find(suggest_funcs=(valley, minimum, steep), save_to=curve)
+    learn.recorder.lr_find_fig.savefig(out / "lr_find.png")
+    print(f"[3] lr_find: {', '.join(f'{k}={v:.2e}' for k, v in sugg._asdict().items())}"
+          f" (curve -> {curve}, plot -> {out / 'lr_find.png'})")
+    print(f"    fit_one_cycle(4, lr_max={sugg.valley:.2e}):")
+    learn.fit_one_cycle(4, lr_max=sugg.valley)
+    learn.recorder.plot_sched().savefig(out / "fit_sched.png")
+    learn.save("demo_model")
+    return curve
+
+
 def step_suggest(out: Path, curve: Path) -> None:
     """Analyse the saved LR-finder curve again, from the command line."""
     exe = Path(sys.executable).with_name("schedcore")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "schedcore"]
-    cmd += ["suggest", str(curve), "--methods", "valley,slide,minimum,steep", "--plot", str(out / "suggest.png")]
+    cmd += ["suggest", str(curve), "--methods", "valley,minimum,steep", "--plot", str(out / "suggest.png")]
     print("[4] $ " + " ".join(["schedcore"] + cmd[1 if exe.exists() else 3 :]))
     subprocess.run(cmd, check=True)
 
@@ -60,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     step_table(out)
     step_plot(out)
+    curve = step_train(out)
+    step_suggest(out, curve)
     print(f"done: outputs in {out}/")
     return 0
 

@@ -22,6 +22,7 @@ from .callback import (
 from .data import DataLoaders
 from .learner import Learner, noop, trainable_params
 from .lr_finder import LRFinder, TrainingState, diverged
+from .lr_scheduler import TableScheduler
 from .optim import HYPER_NAMES, adamw, get_hyper, has_hyper, hyper_setter, set_hyper
 from .progress import ProgressCallback
 from .recorder import Recorder, accuracy
@@ -46,6 +47,7 @@ __all__ = [
     "LRFinder",
     "TrainingState",
     "diverged",
+    "TableScheduler",
     "HYPER_NAMES",
     "adamw",
     "get_hyper",

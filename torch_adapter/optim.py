@@ -144,10 +144,11 @@ def hyper_setter(opt: torch.optim.Optimizer, name: str) -> Callable[[object], No
     (0.9, 0.95)
     """
     key, idx = _resolve_or_raise(opt, name)
-    groups = opt.param_groups
-    plain = idx is None and not any(isinstance(g[key], torch.Tensor) for g in groups)
+    plain = idx is None and not any(isinstance(g[key], torch.Tensor) for g in opt.param_groups)
 
     def setter(value) -> None:
+        # Look the groups up on every call: ``opt.load_state_dict`` replaces the list.
+        groups = opt.param_groups
         if plain and type(value) is float:  # the per-step case: one table value for every group
             for g in groups:
                 g[key] = value

@@ -100,3 +100,17 @@ def test_default_opt_func():
     assert isinstance(opt, torch.optim.AdamW)
     g = opt.param_groups[0]
     assert (g["lr"], g["betas"], g["eps"], g["weight_decay"]) == (3e-3, (0.9, 0.99), 1e-5, 0.01)
+
+
+def test_hyper_setter_survives_optimizer_load_state_dict():
+    """A setter made before ``opt.load_state_dict`` writes into the new param groups."""
+    import torch
+
+    from torch_adapter.optim import hyper_setter
+
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    set_lr = hyper_setter(opt, "lr")
+    opt.load_state_dict(opt.state_dict())
+    set_lr(0.5)
+    assert opt.param_groups[0]["lr"] == 0.5
