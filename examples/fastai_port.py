@@ -12,9 +12,12 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from schedcore import SchedCos, SchedLin, combined_cos  # noqa: E402
-from torch_adapter import ParamScheduler  # noqa: E402
-from torch_adapter.testing import synth_learner, test_close, test_eq  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from schedcore import SchedCos, SchedExp, SchedLin, combined_cos, minimum, slide, steep, valley  # noqa: E402
+from torch_adapter import LRFinder, ParamScheduler  # noqa: E402
+from torch_adapter.testing import L, range_of, synth_learner, test_close, test_eq  # noqa: E402
 
 # --- ParamScheduler
 learn = synth_learner()
@@ -58,5 +61,32 @@ learn.recorder.plot_sched()
 
 # --- Learner.fine_tune
 learn.fine_tune(1)
+
+# --- LRFinder
+with tempfile.TemporaryDirectory() as d:
+    learn = synth_learner(path=Path(d))
+    init_a,init_b = learn.model.a,learn.model.b
+    with learn.no_logging(): learn.fit(20, cbs=LRFinder(num_it=100))  # noqa: E701
+    assert len(learn.recorder.lrs) <= 100
+    test_eq(len(learn.recorder.lrs), len(learn.recorder.losses))
+    #Check stop if diverge
+    if len(learn.recorder.lrs) < 100: assert learn.recorder.losses[-1] > 4 * min(learn.recorder.losses)  # noqa: E701
+    #Test schedule
+    test_eq(learn.recorder.lrs, [SchedExp(1e-7, 10)(i/100) for i in range_of(learn.recorder.lrs)])
+    #No validation data
+    test_eq([len(v) for v in learn.recorder.values], [1 for _ in range_of(learn.recorder.values)])
+    #Model loaded back properly
+    test_eq(learn.model.a, init_a)
+    test_eq(learn.model.b, init_b)
+    test_eq(learn.opt.state_dict()['state'], {})  # torch's format; fastai's optimizer shows [{}, {}]
+
+# --- Learner.lr_find
+with tempfile.TemporaryDirectory() as d:
+    learn = synth_learner(path=Path(d))
+    weights_pre_lr_find = L(learn.model.parameters())
+    lr_min, lr_steep, lr_valley, lr_slide = learn.lr_find(suggest_funcs=(minimum, steep, valley, slide))
+    weights_post_lr_find = L(learn.model.parameters())
+    test_eq(weights_pre_lr_find, weights_post_lr_find)
+    print(f"Minimum/10:\t{lr_min:.2e}\nSteepest point:\t{lr_steep:.2e}\nLongest valley:\t{lr_valley:.2e}\nSlide interval:\t{lr_slide:.2e}")
 
 print("fastai's callback.schedule Learner examples ran unchanged (imports aside)")
