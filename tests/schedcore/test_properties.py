@@ -13,6 +13,7 @@ from schedcore import (
     SchedLin,
     SchedNo,
     SchedPoly,
+    annealer,
     combine_scheds,
     combined_cos,
     flat_cos,
@@ -206,3 +207,22 @@ def test_per_group_endpoints_exact(starts, ends, p):
             np.testing.assert_array_equal(f(1.0), e)
         for g in range(n):
             np.testing.assert_array_equal(f(p)[:, g], cls(s[g], e[g])(p))
+
+
+@annealer
+def sched_square(start, end, pos):
+    """A user annealer defined at module level, as fastai users write them."""
+    return start + (end - start) * pos**2
+
+
+@FAST
+@given(positive, st.floats(min_value=0.05, max_value=0.95), positions)
+def test_policies_and_custom_annealers_pickle(lr, pct, p):
+    """Combined schedules, every policy and @annealer schedules survive a pickle round trip."""
+    scheds = [*one_cycle(lr, pct_start=pct).values(), flat_cos(lr)["lr"], sgdr(3, 1, lr)[0]["lr"],
+              warmup_cosine(lr, pct)["lr"], wsd(lr, pct / 2, pct / 2)["lr"], lr_range()["lr"],
+              sched_square(lr, 0.0), combine_scheds([pct, 1 - pct], [sched_square(0, lr), SchedNo(lr, lr)])]
+    for f in scheds:
+        g = pickle.loads(pickle.dumps(f))
+        np.testing.assert_array_equal(g(p), f(p))
+        assert repr(g) == repr(f)
