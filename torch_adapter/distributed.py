@@ -1,0 +1,531 @@
+"""Distributed data-parallel training: ``with learn.distrib_ctx(): learn.fit_one_cycle(...)``.
+
+Launch the same script on every process with ``torchrun`` (one process per GPU, or several CPU
+processes); inside :func:`distrib_ctx` the Learner trains with PyTorch's own
+``DistributedDataParallel`` over ``torch.distributed`` (NCCL on GPUs, gloo on CPUs):
+
+- the process group is initialised from torchrun's environment (``RANK``, ``WORLD_SIZE``,
+  ``MASTER_ADDR``, ``MASTER_PORT``, ``LOCAL_RANK``) unless one already exists; collectives time
+  out after ``timeout`` seconds, so a dead or stuck rank ends the others instead of hanging them,
+  and an error inside the block destroys the group at once, failing the other ranks right away;
+- each fit wraps the model in DDP (and unwraps it after, so ``freeze``/``unfreeze`` between fits
+  work); the wrapper's ``state_dict`` is the model's, so saved weights carry no ``module.`` prefix;
+- the training loader is sharded with a ``DistributedSampler`` (``set_epoch`` every epoch), the
+  validation loader with a :class:`ShardSampler` that does not pad: validation losses and metrics
+  are summed over ranks and cover each validation item exactly once;
+- every rank runs the same number of training batches and builds the same schedule table; both
+  are checked at the start of each epoch (a mismatch is a clear error on every rank, not a hang);
+- the training loss's *value* becomes its mean over ranks right after ``after_loss`` handlers of
+  lower order (the gradient stays the rank's own): the Recorder logs the global loss, and every
+  decision taken on it (non-finite loss, the LR finder's divergence test) is the same on all ranks;
+- only rank 0 prints, shows progress bars, draws plots and writes files (``save``, ``lr_find``'s
+  ``save_to``); the others wait for it and get its result.
+
+Outside a launch (no ``WORLD_SIZE`` in the environment and no process group) the context does
+nothing, so the same script also runs as a plain ``python script.py``.
+
+>>> from torch_adapter.testing import synth_learner
+>>> learn = synth_learner()
+>>> with learn.distrib_ctx():  # not launched by torchrun: a plain fit
+...     with learn.no_logging(): learn.fit(1)
+>>> rank_distrib(), num_distrib(), type(learn.model).__name__
+(0, 1, 'RegModel')
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import functools
+import inspect
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import (
+    DataLoader,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
+
+from .callback import Callback
+from .learner import Learner, noop
+from .schedule import ParamScheduler
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DistributedTrainer",
+    "ShardSampler",
+    "distrib_ctx",
+    "num_distrib",
+    "rank_distrib",
+    "setup_distrib",
+    "shard_loader",
+    "teardown_distrib",
+]
+
+#: Seconds a collective (or the rendezvous) may wait for the other ranks before it fails.
+DEFAULT_TIMEOUT = 600.0
+_LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
+_GROUP = {"ours": False, "atexit": False}  # did setup_distrib create the current group; is teardown registered
+
+
+# ------------------------------------------------------------------------- process group
+def rank_distrib() -> int:
+    """This process's rank: the process group's, else torchrun's ``RANK``, else 0.
+
+    >>> rank_distrib()
+    0
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return _env_int("RANK", 0)
+
+
+def num_distrib() -> int:
+    """The number of processes: the process group's size, else torchrun's ``WORLD_SIZE``, else 1.
+
+    >>> num_distrib()
+    1
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return _env_int("WORLD_SIZE", 1)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
+
+
+def _device_for(device=None) -> torch.device:
+    """``device`` if given, else ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", _env_int("LOCAL_RANK", 0))
+    return torch.device("cpu")
+
+
+def _backend_for(device: torch.device, backend: str | None) -> str:
+    if backend is None:
+        return "nccl" if device.type == "cuda" else "gloo"
+    if not isinstance(backend, str) or not backend:
+        raise ValueError(f"backend must be a torch.distributed backend name such as 'gloo'; got {backend!r}")
+    return backend
+
+
+def setup_distrib(backend: str | None = None, device=None, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Initialise the default process group from torchrun's environment; True if this call did.
+
+    Does nothing (False) when a process group already exists or the process was not launched
+    distributed (no ``WORLD_SIZE``). ``backend`` defaults to ``"nccl"`` for a CUDA ``device``
+    (default: ``cuda:LOCAL_RANK`` when CUDA is available) and ``"gloo"`` otherwise. Collectives
+    time out after ``timeout`` seconds.
+
+    >>> setup_distrib()  # not launched by torchrun
+    False
+    """
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+    if not dist.is_available() or dist.is_initialized() or "WORLD_SIZE" not in os.environ:
+        return False
+    missing = [v for v in _LAUNCH_VARS if v not in os.environ]
+    if missing:
+        raise ValueError(
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is set but {', '.join(missing)} not: launch with torchrun, "
+            "or set RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT"
+        )
+    dev = _device_for(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    dist.init_process_group(_backend_for(dev, backend), init_method="env://", timeout=timedelta(seconds=timeout))
+    if not _GROUP["atexit"]:
+        atexit.register(teardown_distrib, barrier=False)
+    _GROUP.update(ours=True, atexit=True)
+    return True
+
+
+def teardown_distrib(barrier: bool = True) -> None:
+    """Destroy the default process group (after a barrier when ``barrier``); no-op without one.
+
+    >>> teardown_distrib()
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if barrier:
+            dist.barrier()
+    finally:
+        _GROUP["ours"] = False
+        dist.destroy_process_group()
+
+
+# ------------------------------------------------------------------------------ sharding
+class ShardSampler(Sampler):
+    """Rank ``rank``'s share of any sized iterable: items ``rank, rank + n, rank + 2n, ...``.
+
+    Shards indices (a sampler), index batches (a batch sampler) or data batches alike. With
+    ``pad`` every rank gets ``ceil(len/n)`` items, the last ranks repeating the first items (as
+    ``DistributedSampler`` does: equal batch counts for training); without it, each item goes to
+    exactly one rank (validation). ``set_epoch`` is passed on to ``base``.
+
+    >>> list(ShardSampler(range(5), 2, 1)), list(ShardSampler(range(5), 2, 1, pad=True))
+    ([1, 3], [1, 3, 0])
+    """
+
+    def __init__(self, base: Iterable, num_replicas: int, rank: int, pad: bool = False):
+        if not hasattr(base, "__len__"):
+            raise TypeError(f"cannot shard {base!r}: it has no length")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
+        self.base, self.num_replicas, self.rank, self.pad = base, num_replicas, rank, pad
+
+    def __len__(self) -> int:
+        n, w = len(self.base), self.num_replicas
+        return math.ceil(n / w) if self.pad else (n - self.rank + w - 1) // w
+
+    def __iter__(self) -> Iterator:
+        n, w, r = len(self.base), self.num_replicas, self.rank
+        n_pad = len(self) * w - n if self.pad else 0
+        head = []
+        for i, item in enumerate(self.base):
+            if i < n_pad:
+                head.append(item)
+            if i % w == r:
+                yield item
+        for g in range(n, n + n_pad):
+            if g % w == r:
+                yield head[(g - n) % len(head)]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to ``base`` when it has ``set_epoch``."""
+        if hasattr(self.base, "set_epoch"):
+            self.base.set_epoch(epoch)
+
+
+def shard_loader(dl, rank: int, world: int, train: bool, seed: int = 0):
+    """This rank's share of ``dl``: equal batch counts when ``train``, no duplicates otherwise.
+
+    A map-style ``DataLoader`` is rebuilt with the same settings and a ``DistributedSampler``
+    (training, when it shuffled or ran in order; ``seed`` must be the same on every rank) or a
+    :class:`ShardSampler` over its sampler or batch sampler. A loader already using a
+    ``DistributedSampler``, or over an ``IterableDataset`` (which must shard itself), is kept.
+    Any other sized iterable of batches is sharded batch by batch.
+
+    >>> list(shard_loader([10, 11, 12], rank=0, world=2, train=False))
+    [10, 12]
+    """
+    if world == 1 or dl is None:
+        return dl
+    if not isinstance(dl, DataLoader):
+        return ShardSampler(dl, world, rank, pad=train)
+    if isinstance(dl.dataset, IterableDataset) or isinstance(dl.sampler, DistributedSampler):
+        return dl
+    if dl.batch_size is None:  # a custom batch sampler: shard its index batches
+        return _rebuild(dl, batch_sampler=ShardSampler(dl.batch_sampler, world, rank, pad=train))
+    if train and _plain_sampler(dl):
+        shuffle = isinstance(dl.sampler, RandomSampler)
+        return _rebuild(dl, sampler=DistributedSampler(dl.dataset, world, rank, shuffle=shuffle, seed=seed))
+    return _rebuild(dl, sampler=ShardSampler(dl.sampler, world, rank, pad=train))
+
+
+def _plain_sampler(dl: DataLoader) -> bool:
+    """Does ``dl`` visit every item once per epoch, in order or shuffled (what DistributedSampler does)?"""
+    s = dl.sampler
+    if isinstance(s, SequentialSampler):
+        return True
+    return isinstance(s, RandomSampler) and not s.replacement and s.num_samples == len(dl.dataset)
+
+
+def _rebuild(dl: DataLoader, **loader_args) -> DataLoader:
+    """A ``DataLoader`` over ``dl.dataset`` with ``dl``'s settings and the given sampler."""
+    args = dict(num_workers=dl.num_workers, collate_fn=dl.collate_fn, pin_memory=dl.pin_memory,
+                timeout=dl.timeout, worker_init_fn=dl.worker_init_fn, generator=dl.generator,
+                multiprocessing_context=dl.multiprocessing_context, persistent_workers=dl.persistent_workers,
+                pin_memory_device=dl.pin_memory_device)  # fmt: skip
+    if dl.num_workers > 0:
+        args["prefetch_factor"] = dl.prefetch_factor
+    if "batch_sampler" not in loader_args:
+        args.update(batch_size=dl.batch_size, drop_last=dl.drop_last)
+    return DataLoader(dl.dataset, **args, **loader_args)
+
+
+def _sharded_dls(dls, rank: int, world: int, seed: int):
+    """A shallow copy of ``dls`` whose ``train`` and ``valid`` are this rank's shards."""
+    new = copy.copy(dls)
+    try:
+        new.train = shard_loader(dls.train, rank, world, train=True, seed=seed)
+        new.valid = shard_loader(getattr(dls, "valid", None), rank, world, train=False)
+    except AttributeError as e:
+        raise TypeError(f"cannot shard {dls!r}: dls needs settable 'train' and 'valid' attributes ({e})") from None
+    return new
+
+
+# ------------------------------------------------------------------------ the callback
+class _DDP(DistributedDataParallel):
+    """DDP whose ``state_dict``/``load_state_dict`` are the wrapped model's (no ``module.`` prefix)."""
+
+    def state_dict(self, *args, **kwargs):
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        return self.module.load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+class DistributedTrainer(Callback):
+    """DDP for each fit, with the agreements that keep ranks in step (added by :func:`distrib_ctx`).
+
+    ``before_fit`` wraps ``learn.model`` in DDP, ``finally_fit`` unwraps it (also on errors).
+    ``before_epoch`` calls the training sampler's ``set_epoch``. ``before_train`` checks that
+    all ranks have the same number of batches and the same schedule tables. ``after_loss`` sets
+    the loss's value to its mean over ranks (gradient unchanged). Validation runs on the bare
+    model (ranks may have different batch counts there) and ``after_validate`` sums the
+    Recorder's per-item totals over ranks before the Recorder averages them. ``order`` 45: after
+    callbacks that change the loss at the default order, before the Recorder (50) and the
+    schedulers and LR finder (60).
+    """
+
+    order = 45
+
+    def __init__(self, device=None, ddp_kwargs: dict | None = None):
+        self.device, self.ddp_kwargs, self._ddp = _device_for(device), dict(ddp_kwargs or {}), None
+
+    @property
+    def world(self) -> int:
+        return dist.get_world_size()
+
+    @property
+    def comm_device(self) -> torch.device:
+        return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+    def before_fit(self) -> None:
+        learn = self.learn
+        if not isinstance(learn.model, DistributedDataParallel):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            learn.model = _DDP(learn.model, device_ids=ids, **self.ddp_kwargs)
+
+    def before_epoch(self) -> None:
+        train = self.learn.dls.train
+        for sampler in (getattr(train, "sampler", None), getattr(train, "batch_sampler", None), train):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(self.learn.epoch)
+                return
+
+    def before_train(self) -> None:
+        if self.world > 1:
+            _check_same_on_all_ranks(self.learn, self.comm_device)
+
+    def after_loss(self) -> None:
+        if not self.learn.training or self.world == 1:
+            return
+        loss = self.learn.loss
+        total = loss.detach().clone().to(self.comm_device)
+        dist.all_reduce(total)
+        mean = (total / self.world).to(loss.device)
+        self.learn.loss = (loss - loss.detach()) + mean  # value: the mean over ranks; gradient: this rank's
+
+    def before_validate(self) -> None:
+        if isinstance(self.learn.model, _DDP):
+            self._ddp, self.learn.model = self.learn.model, self.learn.model.module
+
+    def after_validate(self) -> None:
+        if self.world > 1:
+            _sum_valid_totals(self.learn, self.comm_device)
+        if self._ddp is not None:
+            self.learn.model, self._ddp = self._ddp, None
+
+    def finally_fit(self) -> None:
+        self._ddp = None
+        if isinstance(self.learn.model, _DDP):
+            self.learn.model = self.learn.model.module
+
+
+def _check_same_on_all_ranks(learn, comm_device: torch.device) -> None:
+    """Fail on every rank, not hang, when ranks differ in batch count or schedule table."""
+    tables = [cb.table for cb in learn.cbs if isinstance(cb, ParamScheduler) and cb.table is not None]
+    rows = sum(len(col) for t in tables for col in t.values())
+    total = sum(float(np.sum(col, dtype=np.float64)) for t in tables for col in t.values())
+    mine = torch.tensor([len(learn.dl), rows, total], dtype=torch.float64, device=comm_device)
+    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    batches, rows, totals = (np.array([float(t[i]) for t in every]) for i in range(3))
+    if not np.all(batches == batches[0]):
+        raise RuntimeError(
+            f"ranks would run different numbers of training batches this epoch (by rank: {batches.astype(int).tolist()})"
+            ", which hangs DDP: use map-style DataLoaders (distrib_ctx shards them) or loaders of equal length"
+        )
+    if not (np.all(rows == rows[0]) and np.allclose(totals, totals[0], rtol=1e-9, atol=0)):
+        raise RuntimeError(f"the schedule tables differ across ranks (rows {rows.tolist()}, sums {totals.tolist()})")
+
+
+def _sum_valid_totals(learn, comm_device: torch.device) -> None:
+    """Sum the Recorder's validation totals (item count, per-item sums) over the ranks, in place."""
+    rec = getattr(learn, "recorder", None)
+    if rec is None:
+        return
+    if not (hasattr(rec, "_n") and hasattr(rec, "_sums")):
+        raise RuntimeError("the Recorder keeps no validation totals (_n, _sums): update torch_adapter.distributed")
+    buf = torch.tensor([float(rec._n)] + [float(s) for s in rec._sums], dtype=torch.float64, device=comm_device)
+    dist.all_reduce(buf)
+    rec._n, rec._sums = round(buf[0].item()), buf[1:].tolist()
+
+
+# ----------------------------------------------------------------- rank-0-only wrappers
+def _on_rank0(fn: Callable) -> Callable:
+    """``fn`` runs on rank 0 only; every rank waits for it and returns its result (or fails)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        result, error = None, None
+        if dist.get_rank() == 0:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as e:
+                error = e
+        box = [(result, None if error is None else f"{type(error).__name__}: {error}")]
+        dist.broadcast_object_list(box, src=0)
+        if error is not None:
+            raise error
+        result, message = box[0]
+        if message is not None:
+            raise RuntimeError(f"{fn.__name__} failed on rank 0: {message}")
+        return result
+
+    return wrapper
+
+
+def _skip_off_rank0(fn: Callable) -> Callable:
+    """``fn`` runs on rank 0 only; the other ranks get None (plots)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs) if dist.get_rank() == 0 else None
+
+    return wrapper
+
+
+def _quiet_lr_find(fn: Callable) -> Callable:
+    """``lr_find`` on every rank; only rank 0 plots and writes ``save_to``; all wait for the file."""
+    params = inspect.signature(fn).parameters
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if dist.get_rank() != 0:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+            for name, off in (("show_plot", False), ("save_to", None)):
+                if name in params:
+                    bound.arguments[name] = off
+            args, kwargs = bound.args, bound.kwargs
+        result = fn(*args, **kwargs)
+        dist.barrier()
+        return result
+
+    return wrapper
+
+
+def _patch(undo: ExitStack, obj, name: str, value) -> None:
+    """Set ``obj.name = value`` on the instance until ``undo`` closes."""
+    had, old = name in vars(obj), vars(obj).get(name)
+    setattr(obj, name, value)
+
+    def restore():
+        if had:
+            setattr(obj, name, old)
+        elif name in vars(obj):
+            delattr(obj, name)
+
+    undo.callback(restore)
+
+
+# ------------------------------------------------------------------------ the context
+@contextmanager
+def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout: float = DEFAULT_TIMEOUT,
+                seed: int | None = None, ddp_kwargs: dict | None = None) -> Iterator[Learner]:  # fmt: skip
+    """Context manager (also ``Learner.distrib_ctx``): train with DDP on every rank inside the block.
+
+    Initialises the process group from torchrun's environment when there is none (``backend``
+    defaults to NCCL for a CUDA ``device``, default ``cuda:LOCAL_RANK`` when CUDA is available,
+    else gloo on the CPU; collectives fail after ``timeout`` seconds). Moves the model to
+    ``device``, shards ``learn.dls`` (training shuffle seeded by ``seed``, default rank 0's
+    ``torch.initial_seed()``), adds a :class:`DistributedTrainer` (DDP built with
+    ``ddp_kwargs``), and makes printing, progress bars, plots and file writes rank 0's. All of
+    it is undone on exit, also on errors. Outside a torchrun launch it does nothing. Call
+    ``fit``, ``validate``, ``save``, ``load`` and ``lr_find`` on every rank: they are collective.
+
+    A process group this module created is kept after a normal exit, for the next
+    ``distrib_ctx`` to reuse (PyTorch cannot reliably create a second default group in one
+    process once DDP has run: pytorch issues 74666, 55967), and destroyed at interpreter exit;
+    when the block raises it is destroyed at once, so that the other ranks fail now instead of
+    waiting for the timeout. A group the caller created is never destroyed here.
+
+    >>> from torch_adapter.testing import synth_learner
+    >>> learn = synth_learner()
+    >>> with learn.distrib_ctx() as l: l is learn
+    True
+    """
+    if isinstance(learn.model, DistributedDataParallel):
+        raise TypeError("distrib_ctx wraps the model in DDP itself: give the Learner the plain model")
+    setup_distrib(backend, device, timeout)
+    if not (dist.is_available() and dist.is_initialized()):
+        yield learn
+        return
+    try:
+        with _distributed(learn, device, seed, ddp_kwargs):
+            yield learn
+    except BaseException:
+        if _GROUP["ours"]:
+            teardown_distrib(barrier=False)
+        raise
+
+
+@contextmanager
+def _distributed(learn: Learner, device, seed: int | None, ddp_kwargs: dict | None) -> Iterator[None]:
+    """Install everything :func:`distrib_ctx` changes on the Learner; undo it on exit."""
+    rank, world, dev = dist.get_rank(), dist.get_world_size(), _device_for(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+        learn.model.to(dev)
+    trainer = DistributedTrainer(dev, ddp_kwargs)
+    with ExitStack() as undo:
+        _patch(undo, learn, "dls", _sharded_dls(learn.dls, rank, world, _shared_seed(seed, trainer)))
+        if rank != 0:
+            _patch(undo, learn, "logger", noop)
+        _patch(undo, learn, "save", _on_rank0(learn.save))
+        if hasattr(learn, "lr_find"):
+            _patch(undo, learn, "lr_find", _quiet_lr_find(learn.lr_find))
+        rec = getattr(learn, "recorder", None)
+        if rec is not None:
+            _patch(undo, rec, "save_curve", _on_rank0(rec.save_curve))
+            for name in ("plot_loss", "plot_sched"):
+                _patch(undo, rec, name, _skip_off_rank0(getattr(rec, name)))
+        learn.add_cb(trainer)
+        undo.callback(learn.remove_cb, trainer)
+        undo.callback(trainer.finally_fit)  # unwrap DDP if a fit left it (runs before remove_cb)
+        yield
+
+
+def _shared_seed(seed: int | None, trainer: DistributedTrainer) -> int:
+    """``seed``, or rank 0's ``torch.initial_seed()`` sent to every rank (the global RNG is untouched)."""
+    if seed is not None:
+        return int(seed)
+    mine = torch.tensor([torch.initial_seed() % 2**31], dtype=torch.int64, device=trainer.comm_device)
+    dist.broadcast(mine, src=0)
+    return int(mine.item())
+
+
+Learner.distrib_ctx = distrib_ctx
