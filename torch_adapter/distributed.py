@@ -40,6 +40,7 @@ import functools
 import inspect
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -47,6 +48,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import (
     DataLoader,
@@ -57,7 +59,7 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
-from .callback import Callback
+from .callback import Callback, CancelFitException, CancelStepException
 from .learner import Learner, noop
 from .schedule import ParamScheduler
 
@@ -277,14 +279,67 @@ def _sharded_dls(dls, rank: int, world: int, seed: int):
 
 
 # ------------------------------------------------------------------------ the callback
+class _LossCarrier(nn.Module):
+    """The model plus two scalar parameters whose gradients carry, through DDP's own gradient
+    all-reduce, the mean training loss over ranks and the share of ranks whose loss is not finite.
+
+    :meth:`attach` leaves the loss's value as it is (or 0 where it is not finite, so that no rank
+    stops alone before the backward pass); its backward pass gives ``carry_flag`` the gradient 0
+    or 1 and ``carry_loss`` the rank's loss. DDP averages them with the other gradients.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        dev = next(model.parameters()).device
+        self.model = model
+        self.carry_flag = nn.Parameter(torch.zeros((), device=dev))
+        self.carry_loss = nn.Parameter(torch.zeros((), device=dev))
+
+    def forward(self, *args, **kwargs):
+        return self.model(*args, **kwargs)
+
+    def attach(self, loss: torch.Tensor, keep_nonfinite: bool) -> torch.Tensor:
+        self.carry_flag.grad = self.carry_loss.grad = None
+        finite = torch.isfinite(loss)
+        value = loss if keep_nonfinite else torch.where(finite, loss, torch.zeros_like(loss))
+        return _Carry.apply(value, self.carry_flag, self.carry_loss, (~finite).to(loss.dtype), loss.detach())
+
+    def read(self) -> tuple[float, float] | None:
+        """(share of ranks with a non-finite loss, mean loss) after the backward pass, or None."""
+        if self.carry_flag.grad is None or self.carry_loss.grad is None:
+            return None
+        flag, mean = torch.stack([self.carry_flag.grad, self.carry_loss.grad]).tolist()
+        return flag, mean
+
+
+class _Carry(torch.autograd.Function):
+    """Identity on ``value``; the backward pass hands ``flag`` and ``loss`` to the carrier parameters."""
+
+    @staticmethod
+    def forward(ctx, value, p_flag, p_loss, flag, loss):
+        ctx.save_for_backward(flag, loss)
+        ctx.param_dtype = p_flag.dtype
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        flag, loss = ctx.saved_tensors
+        return grad, (grad * flag).to(ctx.param_dtype), (grad * loss).to(ctx.param_dtype), None, None
+
+
 class _DDP(DistributedDataParallel):
-    """DDP whose ``state_dict``/``load_state_dict`` are the wrapped model's (no ``module.`` prefix)."""
+    """DDP whose ``state_dict``/``load_state_dict`` are the user's model's (no ``module.`` prefix)."""
+
+    @property
+    def inner(self) -> nn.Module:
+        """The user's model (inside the loss carrier, if any)."""
+        return self.module.model if isinstance(self.module, _LossCarrier) else self.module
 
     def state_dict(self, *args, **kwargs):
-        return self.module.state_dict(*args, **kwargs)
+        return self.inner.state_dict(*args, **kwargs)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        return self.module.load_state_dict(state_dict, strict=strict, assign=assign)
+        return self.inner.load_state_dict(state_dict, strict=strict, assign=assign)
 
 
 class DistributedTrainer(Callback):
@@ -292,18 +347,26 @@ class DistributedTrainer(Callback):
 
     ``before_fit`` wraps ``learn.model`` in DDP, ``finally_fit`` unwraps it (also on errors).
     ``before_epoch`` calls the training sampler's ``set_epoch``. ``before_train`` checks that
-    all ranks have the same number of batches and the same schedule tables. ``after_loss`` sets
-    the loss's value to its mean over ranks (gradient unchanged). Validation runs on the bare
-    model (ranks may have different batch counts there) and ``after_validate`` sums the
-    Recorder's per-item totals over ranks before the Recorder averages them. ``order`` 45: after
-    callbacks that change the loss at the default order, before the Recorder (50) and the
-    schedulers and LR finder (60).
+    all ranks have the same number of batches and the same schedule tables.
+
+    The training loss: from ``after_backward`` on, ``learn.loss`` is the mean over ranks (what
+    the Recorder logs and the LR finder tests), and a non-finite loss on any rank stops (or, with
+    ``Learner(on_nonfinite="skip")``, skips the optimizer step of) every rank at the same batch,
+    before the optimizer step. Both travel in DDP's gradient all-reduce (:class:`_LossCarrier`),
+    at no extra collective; with ``find_unused_parameters=True`` (where DDP would not see the
+    carrier) the loss is all-reduced right after ``after_loss`` instead, one scalar per step.
+
+    Validation runs on the bare model (ranks may have different batch counts there) and
+    ``after_validate`` sums the Recorder's per-item totals over ranks before the Recorder
+    averages them. ``order`` 45: after callbacks that change the loss at the default order,
+    before the Recorder (50) and the schedulers and LR finder (60).
     """
 
     order = 45
 
     def __init__(self, device=None, ddp_kwargs: dict | None = None):
-        self.device, self.ddp_kwargs, self._ddp = _device_for(device), dict(ddp_kwargs or {}), None
+        self.device, self.ddp_kwargs = _device_for(device), dict(ddp_kwargs or {})
+        self._ddp, self._carrier, self._skip_step = None, None, False
 
     @property
     def world(self) -> int:
@@ -315,9 +378,12 @@ class DistributedTrainer(Callback):
 
     def before_fit(self) -> None:
         learn = self.learn
-        if not isinstance(learn.model, DistributedDataParallel):
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            learn.model = _DDP(learn.model, device_ids=ids, **self.ddp_kwargs)
+        if isinstance(learn.model, DistributedDataParallel):
+            return
+        carry = self.world > 1 and not self.ddp_kwargs.get("find_unused_parameters", False)
+        self._carrier = _LossCarrier(learn.model) if carry else None
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        learn.model = _DDP(self._carrier or learn.model, device_ids=ids, **self.ddp_kwargs)
 
     def before_epoch(self) -> None:
         train = self.learn.dls.train
@@ -331,17 +397,52 @@ class DistributedTrainer(Callback):
             _check_same_on_all_ranks(self.learn, self.comm_device)
 
     def after_loss(self) -> None:
-        if not self.learn.training or self.world == 1:
+        learn = self.learn
+        if not learn.training or self.world == 1:
             return
-        loss = self.learn.loss
+        if self._carrier is not None:
+            learn.loss = self._carrier.attach(learn.loss, keep_nonfinite=learn.on_nonfinite == "continue")
+            return
+        loss = learn.loss
         total = loss.detach().clone().to(self.comm_device)
         dist.all_reduce(total)
-        mean = (total / self.world).to(loss.device)
-        self.learn.loss = (loss - loss.detach()) + mean  # value: the mean over ranks; gradient: this rank's
+        learn.loss = (loss - loss.detach()) + (total / self.world).to(loss.device)  # value: the mean; grad: own
+
+    def after_backward(self) -> None:
+        learn = self.learn
+        got = self._carrier.read() if self._carrier is not None and learn.training else None
+        if got is None:
+            return
+        flag, mean = got
+        learn.loss = torch.tensor(mean, dtype=learn.loss.dtype, device=learn.loss.device)
+        for cb in learn.cbs:  # the LR finder's raw losses too (it read this rank's loss in after_loss)
+            raw = getattr(cb, "raw_losses", None)
+            if isinstance(raw, list) and raw:
+                raw[-1] = mean
+        if flag > 0 and learn.on_nonfinite != "continue":
+            self._nonfinite(flag)
+
+    def _nonfinite(self, flag: float) -> None:
+        learn, stop = self.learn, self.learn.on_nonfinite == "stop"
+        warnings.warn(
+            f"non-finite training loss on {round(flag * self.world)} of {self.world} ranks at epoch {learn.epoch}, "
+            f"batch {learn.iter}: {'stopping the fit' if stop else 'skipping the step'} on every rank, before the "
+            "optimizer step (Learner(on_nonfinite=...) to change this)",
+            stacklevel=2,
+        )
+        if stop:
+            learn.opt.zero_grad()
+            raise CancelFitException()
+        self._skip_step = True
+
+    def before_step(self) -> None:
+        if self._skip_step:
+            self._skip_step = False
+            raise CancelStepException()
 
     def before_validate(self) -> None:
         if isinstance(self.learn.model, _DDP):
-            self._ddp, self.learn.model = self.learn.model, self.learn.model.module
+            self._ddp, self.learn.model = self.learn.model, self.learn.model.inner
 
     def after_validate(self) -> None:
         if self.world > 1:
@@ -350,9 +451,9 @@ class DistributedTrainer(Callback):
             self.learn.model, self._ddp = self._ddp, None
 
     def finally_fit(self) -> None:
-        self._ddp = None
+        self._ddp, self._carrier, self._skip_step = None, None, False
         if isinstance(self.learn.model, _DDP):
-            self.learn.model = self.learn.model.module
+            self.learn.model = self.learn.model.inner
 
 
 def _check_same_on_all_ranks(learn, comm_device: torch.device) -> None:

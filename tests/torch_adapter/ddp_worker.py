@@ -142,6 +142,36 @@ def scenario_lr_find(out: Path) -> dict:
                 fig=getattr(learn.recorder, "lr_find_fig", None) is not None, curve_there=curve_there)  # fmt: skip
 
 
+def _nan_on_rank1_at(learn: Learner, step: int) -> None:
+    mse = nn.MSELoss()
+
+    def loss_func(pred, targ):
+        bad = RANK == 1 and learn.training and learn.train_iter == step
+        return mse(pred, targ) * (float("nan") if bad else 1.0)
+
+    learn.loss_func = loss_func
+
+
+def scenario_nonfinite(out: Path) -> dict:
+    """Rank 1's loss is NaN at training step 4: every rank must stop (or skip) at that same step."""
+    import warnings
+
+    runs = {}
+    for name, mode, ddp_kwargs in [("stop", "stop", None), ("skip", "skip", None),
+                                   ("stop_allreduce", "stop", {"find_unused_parameters": True})]:  # fmt: skip
+        torch.manual_seed(0)
+        learn = synth_learner(n_trn=8, lr=1e-2, on_nonfinite=mode)
+        _nan_on_rank1_at(learn, 4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with learn.distrib_ctx(timeout=TIMEOUT, ddp_kwargs=ddp_kwargs), learn.no_logging():
+                learn.fit(2)
+        runs[name] = dict(n_losses=len(learn.recorder.losses), params=params(learn.model),
+                          finite=all(torch.isfinite(p).all().item() for p in learn.model.parameters()),
+                          warned=any("non-finite" in str(w.message) for w in caught))  # fmt: skip
+    return runs
+
+
 class RaiseOnRank1(Callback):
     def after_batch(self):
         if RANK == 1 and self.learn.training and self.learn.epoch == 1 and self.learn.iter == 2:

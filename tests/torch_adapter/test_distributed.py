@@ -187,6 +187,16 @@ def test_lr_find_ranks_agree_on_stop_restore_and_suggestion(tmp_path):
     assert r0["fig"] and not r1["fig"] and r0["curve_there"] and r1["curve_there"]
 
 
+def test_nonfinite_loss_on_one_rank_stops_or_skips_every_rank_at_the_same_step(tmp_path):
+    """rank 1's loss is NaN at step 4 of 8: both stop there (or both skip that step only, params stay finite)."""
+    r0, r1 = _ok(launch("nonfinite", tmp_path))
+    for run, n_losses in [("stop", 4), ("skip", 8), ("stop_allreduce", 4)]:  # skip: as one process, recorded
+        a, b = r0[run], r1[run]
+        assert a["n_losses"] == b["n_losses"] == n_losses, run
+        assert a["params"] == b["params"] and a["finite"] and b["finite"], run
+        assert a["warned"] and b["warned"], run
+
+
 # ------------------------------------------------------------------------------ failures
 def test_exception_on_rank1_ends_both_ranks_quickly(tmp_path):
     """rank 1 raises mid-fit; rank 0, blocked in a collective, fails as soon as rank 1 leaves."""
