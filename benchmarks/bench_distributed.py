@@ -7,8 +7,10 @@ group serves both sides, which do the same work on the same data: an MLP classif
 schedule on lr and momentum (``OneCycleLR`` with fastai's settings in the hand loop),
 ``DistributedSampler`` with ``set_epoch``, DDP, and a validation pass per epoch whose totals are
 all-reduced. Two hand loops: ``hand`` (the minimal correct loop) and ``hand+log``, which also
-all-reduces and reads the loss every step as the Learner must (its Recorder logs the mean loss
-over ranks per step, and a non-finite loss must stop every rank at the same batch).
+provides what the Learner does on top, in the usual way: the mean loss over ranks every step
+(the Recorder logs it) and a non-finite check that stops every rank at the same batch, by a
+blocking ``all_reduce`` and a read per step. (The Learner carries both in DDP's own gradient
+all-reduce instead: see ``torch_adapter.distributed.DistributedTrainer``.)
 
 Rounds alternate between the sides so that drift hits all of them; rank 0 reports the median
 seconds per training step of each side and the median per-round ratios. Target:

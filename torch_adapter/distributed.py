@@ -280,51 +280,50 @@ def _sharded_dls(dls, rank: int, world: int, seed: int):
 
 # ------------------------------------------------------------------------ the callback
 class _LossCarrier(nn.Module):
-    """The model plus two scalar parameters whose gradients carry, through DDP's own gradient
-    all-reduce, the mean training loss over ranks and the share of ranks whose loss is not finite.
+    """The model plus a scalar parameter ``carry`` whose gradient carries, through DDP's own
+    gradient all-reduce, the mean training loss over ranks: non-finite if any rank's loss is.
 
-    :meth:`attach` leaves the loss's value as it is (or 0 where it is not finite, so that no rank
-    stops alone before the backward pass); its backward pass gives ``carry_flag`` the gradient 0
-    or 1 and ``carry_loss`` the rank's loss. DDP averages them with the other gradients.
+    :meth:`attach` keeps the loss's value (or makes it 0 where it is not finite, so that no rank
+    stops alone before the backward pass: the agreed decision comes after it) and gives
+    ``carry`` this rank's loss as gradient; :meth:`read` returns the mean after the backward pass.
+    The common, finite case costs two tensor operations and no synchronisation beyond the loss
+    read the Learner does anyway.
     """
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        dev = next(model.parameters()).device
         self.model = model
-        self.carry_flag = nn.Parameter(torch.zeros((), device=dev))
-        self.carry_loss = nn.Parameter(torch.zeros((), device=dev))
+        self.carry = nn.Parameter(torch.zeros((), device=next(model.parameters()).device))
 
     def forward(self, *args, **kwargs):
         return self.model(*args, **kwargs)
 
     def attach(self, loss: torch.Tensor, keep_nonfinite: bool) -> torch.Tensor:
-        self.carry_flag.grad = self.carry_loss.grad = None
-        finite = torch.isfinite(loss)
-        value = loss if keep_nonfinite else torch.where(finite, loss, torch.zeros_like(loss))
-        return _Carry.apply(value, self.carry_flag, self.carry_loss, (~finite).to(loss.dtype), loss.detach())
+        self.carry.grad = None
+        value = loss.detach().item()
+        if math.isfinite(value) or keep_nonfinite:
+            return loss + self.carry * value  # value unchanged (carry is 0); d/d carry = this rank's loss
+        finite_value = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
+        return _Carry.apply(finite_value, self.carry, loss.detach())
 
-    def read(self) -> tuple[float, float] | None:
-        """(share of ranks with a non-finite loss, mean loss) after the backward pass, or None."""
-        if self.carry_flag.grad is None or self.carry_loss.grad is None:
-            return None
-        flag, mean = torch.stack([self.carry_flag.grad, self.carry_loss.grad]).tolist()
-        return flag, mean
+    def read(self) -> float | None:
+        """The mean over ranks of the losses given to :meth:`attach`, after the backward pass."""
+        return None if self.carry.grad is None else self.carry.grad.item()
 
 
 class _Carry(torch.autograd.Function):
-    """Identity on ``value``; the backward pass hands ``flag`` and ``loss`` to the carrier parameters."""
+    """Identity on ``value``; its backward pass gives parameter ``p`` the gradient ``carried``."""
 
     @staticmethod
-    def forward(ctx, value, p_flag, p_loss, flag, loss):
-        ctx.save_for_backward(flag, loss)
-        ctx.param_dtype = p_flag.dtype
+    def forward(ctx, value, p, carried):
+        ctx.save_for_backward(carried)
+        ctx.p_dtype = p.dtype
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad):
-        flag, loss = ctx.saved_tensors
-        return grad, (grad * flag).to(ctx.param_dtype), (grad * loss).to(ctx.param_dtype), None, None
+        (carried,) = ctx.saved_tensors
+        return grad, (grad * carried).to(ctx.p_dtype), None
 
 
 class _DDP(DistributedDataParallel):
@@ -410,23 +409,22 @@ class DistributedTrainer(Callback):
 
     def after_backward(self) -> None:
         learn = self.learn
-        got = self._carrier.read() if self._carrier is not None and learn.training else None
-        if got is None:
+        mean = self._carrier.read() if self._carrier is not None and learn.training else None
+        if mean is None:
             return
-        flag, mean = got
-        learn.loss = torch.tensor(mean, dtype=learn.loss.dtype, device=learn.loss.device)
+        learn.loss = torch.tensor(mean, dtype=learn.loss.dtype)  # a 0-dim CPU tensor: no host-to-device copy
         for cb in learn.cbs:  # the LR finder's raw losses too (it read this rank's loss in after_loss)
             raw = getattr(cb, "raw_losses", None)
             if isinstance(raw, list) and raw:
                 raw[-1] = mean
-        if flag > 0 and learn.on_nonfinite != "continue":
-            self._nonfinite(flag)
+        if not math.isfinite(mean) and learn.on_nonfinite != "continue":
+            self._nonfinite(mean)
 
-    def _nonfinite(self, flag: float) -> None:
+    def _nonfinite(self, mean: float) -> None:
         learn, stop = self.learn, self.learn.on_nonfinite == "stop"
         warnings.warn(
-            f"non-finite training loss on {round(flag * self.world)} of {self.world} ranks at epoch {learn.epoch}, "
-            f"batch {learn.iter}: {'stopping the fit' if stop else 'skipping the step'} on every rank, before the "
+            f"non-finite training loss (mean over {self.world} ranks: {mean}) at epoch {learn.epoch}, batch "
+            f"{learn.iter}: {'stopping the fit' if stop else 'skipping the step'} on every rank, before the "
             "optimizer step (Learner(on_nonfinite=...) to change this)",
             stacklevel=2,
         )
