@@ -22,6 +22,7 @@ Run: .venv/bin/python benchmarks/bench_distributed.py [--model mlp|tiny] [--roun
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -125,8 +126,8 @@ def worker(kind: str, rounds: int, out: Path) -> None:
     steps = N_EPOCH * len(train)
     sides = {
         "learner": lambda: learn.fit_one_cycle(N_EPOCH, LR, div=DIV, div_final=DIV_FINAL, pct_start=PCT_START, moms=MOMS),
-        "hand": lambda: hand_fit(ddp, loss_func, train, valid, log=False),
-        "hand+log": lambda: hand_fit(ddp, loss_func, train, valid, log=True),
+        "hand": functools.partial(hand_fit, ddp, loss_func, train, valid, log=False),
+        "hand+log": functools.partial(hand_fit, ddp, loss_func, train, valid, log=True),
     }
     times = {k: [] for k in sides}
     with learn.distrib_ctx(), learn.no_logging():
@@ -139,6 +140,7 @@ def worker(kind: str, rounds: int, out: Path) -> None:
                     times[name].append((time.perf_counter() - t0) / steps)
     if rank == 0:
         out.write_text(json.dumps({"times": times, "steps": steps}))
+    del ddp, sides  # DDP before its process group: the other order can abort the process at exit
     dist.destroy_process_group()
 
 

@@ -99,6 +99,7 @@ def scenario_valid(out: Path) -> dict:
     learn = synth_learner(n_trn=4, path=out / "valid", metrics=[mae, mean_target])
     learn.dls.valid = valid
     single_before = learn.validate()
+    dist.init_process_group("gloo")  # the script's own group: distrib_ctx uses it and leaves it alone
     with learn.distrib_ctx(timeout=TIMEOUT):
         n_valid_batches = len(learn.dls.valid)
         dist_before = learn.validate()
@@ -111,13 +112,16 @@ def scenario_valid(out: Path) -> dict:
             learn.model.a.add_(1.0)
         learn.load("weights", with_opt=False)
         loaded = params(learn.model)
+    users_group_kept = dist.is_initialized()
+    dist.destroy_process_group()
     single_after = learn.validate()
     plain = RegModel()
     state = torch.load(file, weights_only=True)["model"]
     plain.load_state_dict(state)
     return dict(single_before=single_before, dist_before=dist_before, single_after=single_after,
                 in_fit=in_fit, n_valid_batches=n_valid_batches, saved=saved, loaded=loaded,
-                keys=sorted(state), plain=params(plain), target_mean=y.mean().item())  # fmt: skip
+                keys=sorted(state), plain=params(plain), target_mean=y.mean().item(),
+                users_group_kept=users_group_kept)  # fmt: skip
 
 
 def scenario_lr_find(out: Path) -> dict:

@@ -170,6 +170,10 @@ def test_validation_over_uneven_set_equals_single_process(valid_run):
     assert r0["dist_before"][2] == pytest.approx(r0["target_mean"], rel=1e-6)  # each item counted once
 
 
+def test_uses_and_keeps_a_process_group_the_script_created(valid_run):
+    assert all(r["users_group_kept"] for r in valid_run)
+
+
 def test_save_on_rank0_load_on_both_into_plain_model(valid_run):
     r0, r1 = valid_run
     for r in (r0, r1):
