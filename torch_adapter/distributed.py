@@ -15,9 +15,11 @@ processes); inside :func:`distrib_ctx` the Learner trains with PyTorch's own
   are summed over ranks and cover each validation item exactly once;
 - every rank runs the same number of training batches and builds the same schedule table; both
   are checked at the start of each epoch (a mismatch is a clear error on every rank, not a hang);
-- the training loss's *value* becomes its mean over ranks right after ``after_loss`` handlers of
-  lower order (the gradient stays the rank's own): the Recorder logs the global loss, and every
-  decision taken on it (non-finite loss, the LR finder's divergence test) is the same on all ranks;
+- from ``after_backward`` on, ``learn.loss`` is the mean training loss over ranks (what the
+  Recorder logs and the LR finder tests for divergence), and a non-finite loss on any rank stops
+  every rank at the same batch, before the optimizer step: both travel in DDP's own gradient
+  all-reduce (no extra collective per step), so every decision taken on the loss is the same
+  on all ranks;
 - only rank 0 prints, shows progress bars, draws plots and writes files (``save``, ``lr_find``'s
   ``save_to``); the others wait for it and get its result.
 
@@ -359,6 +361,9 @@ class DistributedTrainer(Callback):
     ``after_validate`` sums the Recorder's per-item totals over ranks before the Recorder
     averages them. ``order`` 45: after callbacks that change the loss at the default order,
     before the Recorder (50) and the schedulers and LR finder (60).
+
+    >>> DistributedTrainer().order, DistributedTrainer().device
+    (45, device(type='cpu'))
     """
 
     order = 45

@@ -22,7 +22,7 @@ from torch_adapter import Callback, DataLoaders, Learner
 from torch_adapter.distributed import DistributedTrainer
 from torch_adapter.testing import RegModel, synth_learner
 
-RANK = int(os.environ["RANK"])
+RANK = int(os.environ.get("RANK", "0"))
 TIMEOUT = float(os.environ.get("DDP_TEST_TIMEOUT", "30"))
 
 
