@@ -287,7 +287,7 @@ class _LossCarrier(nn.Module):
 
     :meth:`attach` keeps the loss's value (or makes it 0 where it is not finite, so that no rank
     stops alone before the backward pass: the agreed decision comes after it) and gives
-    ``carry`` this rank's loss as gradient; :meth:`read` returns the mean after the backward pass.
+    ``carry`` this rank's loss as gradient: after the backward pass ``carry.grad`` is the mean.
     The common, finite case costs two tensor operations and no synchronisation beyond the loss
     read the Learner does anyway.
     """
@@ -307,11 +307,6 @@ class _LossCarrier(nn.Module):
             return loss + self.carry * value  # value unchanged (carry is 0); d/d carry = this rank's loss
         finite_value = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
         return _Carry.apply(finite_value, self.carry, loss.detach())
-
-    def read(self) -> float | None:
-        """The mean over ranks of the losses given to :meth:`attach`, after the backward pass."""
-        return None if self.carry.grad is None else self.carry.grad.item()
-
 
 class _Carry(torch.autograd.Function):
     """Identity on ``value``; its backward pass gives parameter ``p`` the gradient ``carried``."""
@@ -370,7 +365,7 @@ class DistributedTrainer(Callback):
 
     def __init__(self, device=None, ddp_kwargs: dict | None = None):
         self.device, self.ddp_kwargs = _device_for(device), dict(ddp_kwargs or {})
-        self._ddp, self._carrier, self._skip_step = None, None, False
+        self._ddp, self._carrier, self._skip_step, self._finders = None, None, False, []
 
     @property
     def world(self) -> int:
@@ -386,6 +381,7 @@ class DistributedTrainer(Callback):
             return
         carry = self.world > 1 and not self.ddp_kwargs.get("find_unused_parameters", False)
         self._carrier = _LossCarrier(learn.model) if carry else None
+        self._finders = [cb for cb in learn.cbs if isinstance(getattr(cb, "raw_losses", None), list)]
         ids = [self.device.index] if self.device.type == "cuda" else None
         learn.model = _DDP(self._carrier or learn.model, device_ids=ids, **self.ddp_kwargs)
 
@@ -414,14 +410,13 @@ class DistributedTrainer(Callback):
 
     def after_backward(self) -> None:
         learn = self.learn
-        mean = self._carrier.read() if self._carrier is not None and learn.training else None
-        if mean is None:
+        mean_t = self._carrier.carry.grad if self._carrier is not None and learn.training else None
+        if mean_t is None:
             return
-        learn.loss = torch.tensor(mean, dtype=learn.loss.dtype)  # a 0-dim CPU tensor: no host-to-device copy
-        for cb in learn.cbs:  # the LR finder's raw losses too (it read this rank's loss in after_loss)
-            raw = getattr(cb, "raw_losses", None)
-            if isinstance(raw, list) and raw:
-                raw[-1] = mean
+        learn.loss, mean = mean_t.detach().clone(), mean_t.item()  # a copy: DDP may reuse the grad buffer
+        for cb in self._finders:  # the LR finder's raw losses too (it read this rank's loss in after_loss)
+            if cb.raw_losses:
+                cb.raw_losses[-1] = mean
         if not math.isfinite(mean) and learn.on_nonfinite != "continue":
             self._nonfinite(mean)
 
