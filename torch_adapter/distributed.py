@@ -6,8 +6,8 @@ processes); inside :func:`distrib_ctx` the Learner trains with PyTorch's own
 
 - the process group is initialised from torchrun's environment (``RANK``, ``WORLD_SIZE``,
   ``MASTER_ADDR``, ``MASTER_PORT``, ``LOCAL_RANK``) unless one already exists; collectives time
-  out after ``timeout`` seconds, so a dead or stuck rank ends the others instead of hanging them,
-  and an error inside the block destroys the group at once, failing the other ranks right away;
+  out after ``timeout`` seconds, so a dead or stuck rank ends the others instead of hanging them
+  (a rank whose process ends on an error closes its connections: the others fail at once);
 - each fit wraps the model in DDP (and unwraps it after, so ``freeze``/``unfreeze`` between fits
   work); the wrapper's ``state_dict`` is the model's, so saved weights carry no ``module.`` prefix;
 - the training loader is sharded with a ``DistributedSampler`` (``set_epoch`` every epoch), the
@@ -42,6 +42,7 @@ import functools
 import inspect
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -80,7 +81,9 @@ __all__ = [
 #: Seconds a collective (or the rendezvous) may wait for the other ranks before it fails.
 DEFAULT_TIMEOUT = 600.0
 _LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
-_GROUP = {"ours": False, "atexit": False}  # did setup_distrib create the current group; is teardown registered
+#: did setup_distrib create the current group; is its teardown at exit registered
+_GROUP = {"ours": False, "atexit": False}
+_EXIT_WAIT = 30.0
 
 
 # ------------------------------------------------------------------------- process group
@@ -159,7 +162,7 @@ def setup_distrib(backend: str | None = None, device=None, timeout: float = DEFA
         torch.cuda.set_device(dev)
     dist.init_process_group(_backend_for(dev, backend), init_method="env://", timeout=timedelta(seconds=timeout))
     if not _GROUP["atexit"]:
-        atexit.register(teardown_distrib, barrier=False)
+        atexit.register(_teardown_at_exit)
     _GROUP.update(ours=True, atexit=True)
     return True
 
@@ -177,6 +180,28 @@ def teardown_distrib(barrier: bool = True) -> None:
     finally:
         _GROUP["ours"] = False
         dist.destroy_process_group()
+
+
+def _teardown_at_exit() -> None:
+    """Destroy our group at interpreter exit, once every rank is there (so that rank 0, which
+    hosts the store, does not go first: that can abort the others at exit).
+
+    Not when an uncaught exception ends the process: the other ranks may be blocked in a
+    collective this rank will never join, and exiting now closes the connections, which fails
+    them at once. A rank that caught an error the others did not have waits at most
+    ``_EXIT_WAIT`` seconds for them (gloo), then exits all the same.
+    """
+    if not _GROUP["ours"] or not dist.is_initialized() or "last_value" in vars(sys):
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=_EXIT_WAIT))
+        else:
+            dist.barrier()
+    except Exception:  # a rank is gone or elsewhere: nothing more to wait for
+        return
+    _GROUP["ours"] = False
+    dist.destroy_process_group()
 
 
 # ------------------------------------------------------------------------------ sharding
@@ -566,11 +591,13 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     it is undone on exit, also on errors. Outside a torchrun launch it does nothing. Call
     ``fit``, ``validate``, ``save``, ``load`` and ``lr_find`` on every rank: they are collective.
 
-    A process group this module created is kept after a normal exit, for the next
-    ``distrib_ctx`` to reuse (PyTorch cannot reliably create a second default group in one
-    process once DDP has run: pytorch issues 74666, 55967), and destroyed at interpreter exit;
-    when the block raises it is destroyed at once, so that the other ranks fail now instead of
-    waiting for the timeout. A group the caller created is never destroyed here.
+    A process group this module created is kept after the block, for the next ``distrib_ctx``
+    to reuse (PyTorch cannot reliably create a second default group in one process once DDP has
+    run: pytorch issues 74666, 55967), and destroyed at interpreter exit once all ranks are
+    there -- but not when an uncaught exception ends the process: then its exit closes its
+    connections, which fails the other ranks at once. An error is never answered by destroying
+    the group while other ranks may still use it (that can abort them). A group the caller
+    created is never destroyed here.
 
     >>> from torch_adapter.testing import synth_learner
     >>> learn = synth_learner()
@@ -583,13 +610,8 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     if not (dist.is_available() and dist.is_initialized()):
         yield learn
         return
-    try:
-        with _distributed(learn, device, seed, ddp_kwargs):
-            yield learn
-    except BaseException:
-        if _GROUP["ours"]:
-            teardown_distrib(barrier=False)
-        raise
+    with _distributed(learn, device, seed, ddp_kwargs):
+        yield learn
 
 
 @contextmanager
