@@ -20,6 +20,12 @@ from .callback import (
     CancelValidException,
 )
 from .data import DataLoaders
+from .distributed import (  # adds Learner.distrib_ctx
+    DistributedTrainer,
+    distrib_ctx,
+    num_distrib,
+    rank_distrib,
+)
 from .learner import Learner, noop, trainable_params
 from .lr_finder import LRFinder, TrainingState, diverged
 from .lr_scheduler import TableScheduler
@@ -41,6 +47,10 @@ __all__ = [
     "CancelTrainException",
     "CancelValidException",
     "DataLoaders",
+    "DistributedTrainer",
+    "distrib_ctx",
+    "num_distrib",
+    "rank_distrib",
     "Learner",
     "noop",
     "trainable_params",

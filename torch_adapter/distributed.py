@@ -160,7 +160,9 @@ def setup_distrib(backend: str | None = None, device=None, timeout: float = DEFA
     dev = _device_for(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    dist.init_process_group(_backend_for(dev, backend), init_method="env://", timeout=timedelta(seconds=timeout))
+    dist.init_process_group(
+        _backend_for(dev, backend), init_method="env://", timeout=timedelta(seconds=timeout)
+    )
     if not _GROUP["atexit"]:
         atexit.register(_teardown_at_exit)
     _GROUP.update(ours=True, atexit=True)
@@ -301,7 +303,9 @@ def _sharded_dls(dls, rank: int, world: int, seed: int):
         new.train = shard_loader(dls.train, rank, world, train=True, seed=seed)
         new.valid = shard_loader(getattr(dls, "valid", None), rank, world, train=False)
     except AttributeError as e:
-        raise TypeError(f"cannot shard {dls!r}: dls needs settable 'train' and 'valid' attributes ({e})") from None
+        raise TypeError(
+            f"cannot shard {dls!r}: dls needs settable 'train' and 'valid' attributes ({e})"
+        ) from None
     return new
 
 
@@ -332,6 +336,7 @@ class _LossCarrier(nn.Module):
             return loss + self.carry * value  # value unchanged (carry is 0); d/d carry = this rank's loss
         finite_value = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
         return _Carry.apply(finite_value, self.carry, loss.detach())
+
 
 class _Carry(torch.autograd.Function):
     """Identity on ``value``; its backward pass gives parameter ``p`` the gradient ``carried``."""
@@ -431,7 +436,9 @@ class DistributedTrainer(Callback):
         loss = learn.loss
         total = loss.detach().clone().to(self.comm_device)
         dist.all_reduce(total)
-        learn.loss = (loss - loss.detach()) + (total / self.world).to(loss.device)  # value: the mean; grad: own
+        learn.loss = (loss - loss.detach()) + (total / self.world).to(
+            loss.device
+        )  # value: the mean; grad: own
 
     def after_backward(self) -> None:
         learn = self.learn
@@ -494,7 +501,9 @@ def _check_same_on_all_ranks(learn, comm_device: torch.device) -> None:
             ", which hangs DDP: use map-style DataLoaders (distrib_ctx shards them) or loaders of equal length"
         )
     if not (np.all(rows == rows[0]) and np.allclose(totals, totals[0], rtol=1e-9, atol=0)):
-        raise RuntimeError(f"the schedule tables differ across ranks (rows {rows.tolist()}, sums {totals.tolist()})")
+        raise RuntimeError(
+            f"the schedule tables differ across ranks (rows {rows.tolist()}, sums {totals.tolist()})"
+        )
 
 
 def _sum_valid_totals(learn, comm_device: torch.device) -> None:
@@ -502,11 +511,15 @@ def _sum_valid_totals(learn, comm_device: torch.device) -> None:
     rec = getattr(learn, "recorder", None)
     if rec is None:
         return
-    if not (hasattr(rec, "_n") and hasattr(rec, "_sums")):
-        raise RuntimeError("the Recorder keeps no validation totals (_n, _sums): update torch_adapter.distributed")
-    buf = torch.tensor([float(rec._n)] + [float(s) for s in rec._sums], dtype=torch.float64, device=comm_device)
+    if not (hasattr(rec, "valid_count") and hasattr(rec, "valid_sums")):
+        raise RuntimeError(
+            "the Recorder keeps no validation totals (valid_count, valid_sums): update torch_adapter.distributed"
+        )
+    buf = torch.tensor(
+        [float(rec.valid_count)] + [float(s) for s in rec.valid_sums], dtype=torch.float64, device=comm_device
+    )
     dist.all_reduce(buf)
-    rec._n, rec._sums = round(buf[0].item()), buf[1:].tolist()
+    rec.valid_count, rec.valid_sums = round(buf[0].item()), buf[1:].tolist()
 
 
 # ----------------------------------------------------------------- rank-0-only wrappers

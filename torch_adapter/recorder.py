@@ -54,7 +54,9 @@ class Recorder(Callback):
     ``values`` holds one ``[train_loss, valid_loss, *metrics]`` per epoch (``train_loss`` is the
     smoothed loss at the epoch's end; the validation entries are missing when validation was
     skipped). ``hps`` is filled by the :class:`ParamScheduler`. Prints one table row per epoch
-    through ``learn.logger``.
+    through ``learn.logger``. During validation, ``valid_count`` (items seen) and ``valid_sums``
+    (per-item sums of the loss and each metric) are the running totals that ``after_validate``
+    averages; distributed training sums them over processes first.
 
     >>> Recorder().name, Recorder.order
     ('recorder', 50)
@@ -86,7 +88,7 @@ class Recorder(Callback):
         self._start, self._valid = time.perf_counter(), []
 
     def before_validate(self) -> None:
-        self._n, self._sums, self._cancelled = 0, [0.0] * (1 + len(self.learn.metrics)), False
+        self.valid_count, self.valid_sums, self._cancelled = 0, [0.0] * (1 + len(self.learn.metrics)), False
 
     def after_batch(self) -> None:
         learn = self.learn
@@ -105,17 +107,19 @@ class Recorder(Callback):
     def _accumulate(self, learn) -> None:
         bs = _batch_size(learn.yb) if learn.yb else _batch_size(learn.xb)
         values = [learn.loss] + [m(learn.pred, *learn.yb) for m in learn.metrics]
-        self._sums = [s + torch.as_tensor(v).detach() * bs for s, v in zip(self._sums, values, strict=True)]
-        self._n += bs
+        self.valid_sums = [
+            s + torch.as_tensor(v).detach() * bs for s, v in zip(self.valid_sums, values, strict=True)
+        ]
+        self.valid_count += bs
 
     def after_cancel_validate(self) -> None:
         self._cancelled = True
 
     def after_validate(self) -> None:
-        if self._cancelled or self._n == 0:
+        if self._cancelled or self.valid_count == 0:
             self.final_record = []
         else:
-            self.final_record = [float(s) / self._n for s in self._sums]
+            self.final_record = [float(s) / self.valid_count for s in self.valid_sums]
         self._valid = self.final_record
 
     def after_epoch(self) -> None:
