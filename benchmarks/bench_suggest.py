@@ -16,10 +16,16 @@ under 5 ms; all four methods on 10,000 x 100 under 0.3 s in total.
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "schedcore"))
+from _timing import median_time  # noqa: E402
+from suggest_reference import ref_minimum, ref_slide, ref_steep, ref_valley  # noqa: E402
 
 from schedcore import SchedExp, smooth_losses
 from schedcore.suggest import minimum, slide, steep, valley
@@ -37,53 +43,6 @@ def lr_find_curves(n_curves: int, n_points: int, seed: int = 0) -> tuple[np.ndar
     centre = rng.uniform(-5, -2, size=(n_curves, 1))
     raw = 2.5 - 2 / (1 + np.exp(-(t - centre))) + np.exp(2.5 * (t - 0.3)) + 0.1 * rng.standard_normal((n_curves, n_points))
     return lrs, smooth_losses(raw)
-
-
-def median_time(f, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-# --------------------------------------------------------------- plain-Python references (fastai's rules)
-
-
-def ref_valley(lrs: list, losses: list):
-    n = len(losses)
-    lds = [1] * n
-    for i in range(1, n):
-        for j in range(i):
-            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
-                lds[i] = lds[j] + 1
-    end = lds.index(max(lds))
-    start = end - lds[end]
-    sec = (end - start) / 3
-    idx = max(start + int(sec) + int(sec / 2), 0)
-    return lrs[idx], (lrs[idx], losses[idx])
-
-
-def ref_slide(lrs: list, losses: list, lr_diff=15, thresh=0.005):
-    g = np.gradient(losses)
-    r, l = -1, -1 - lr_diff
-    local = lrs[l]
-    while l >= -len(losses) and abs(g[r] - g[l]) > thresh:
-        local = lrs[l]
-        r, l = r - 1, l - 1
-    return local, (local, float(np.interp(np.log10(local), np.log10(lrs), losses)))
-
-
-def ref_minimum(lrs: list, losses: list):
-    i = min(range(len(losses)), key=losses.__getitem__)
-    return lrs[i] / 10, (lrs[i], losses[i])
-
-
-def ref_steep(lrs: list, losses: list):
-    g = [(losses[k + 1] - losses[k]) / (np.log(lrs[k + 1]) - np.log(lrs[k])) for k in range(len(lrs) - 1)]
-    i = min(range(len(g)), key=g.__getitem__)
-    return lrs[i], (lrs[i], losses[i])
 
 
 REFS = {"valley": ref_valley, "slide": ref_slide, "minimum": ref_minimum, "steep": ref_steep}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from suggest_reference import ref_minimum, ref_slide, ref_steep, ref_valley
 
 from schedcore import SchedExp
 from schedcore.suggest import (
@@ -28,47 +29,6 @@ from schedcore.suggest import (
 )
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-# ---------------------------------------------------------------- reference: fastai's rules, plainly
-
-
-def ref_valley(lrs, losses):
-    """design.md's valley rule as fastai's O(n^2) double loop (without the wrap-around)."""
-    n = len(losses)
-    lds = [1] * n
-    for i in range(1, n):
-        for j in range(i):
-            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
-                lds[i] = lds[j] + 1
-    end = lds.index(max(lds))
-    start = end - lds[end]
-    sec = (end - start) / 3
-    idx = max(start + int(sec) + int(sec / 2), 0)
-    return lrs[idx], (lrs[idx], losses[idx])
-
-
-def ref_slide(lrs, losses, lr_diff=15, thresh=0.005, adjust_value=1.0):
-    g = np.gradient(np.asarray(losses, dtype=float))
-    n = len(losses)
-    r, l = -1, -1 - lr_diff
-    local = lrs[l]
-    while l >= -n and abs(g[r] - g[l]) > thresh:
-        local = lrs[l]
-        r, l = r - 1, l - 1
-    s = local * adjust_value
-    return s, (s, np.interp(np.log10(s), np.log10(lrs), losses))
-
-
-def ref_minimum(lrs, losses):
-    i = int(np.argmin(losses))
-    return lrs[i] / 10, (lrs[i], losses[i])
-
-
-def ref_steep(lrs, losses):
-    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
-    i = int(np.argmin(np.diff(losses) / np.diff(np.log(lrs))))
-    return lrs[i], (lrs[i], losses[i])
 
 
 REFS = {valley: ref_valley, slide: ref_slide, minimum: ref_minimum, steep: ref_steep}
