@@ -54,7 +54,8 @@ class Recorder(Callback):
     ``values`` holds one ``[train_loss, valid_loss, *metrics]`` per epoch (``train_loss`` is the
     smoothed loss at the epoch's end; the validation entries are missing when validation was
     skipped). ``hps`` is filled by the :class:`ParamScheduler`. Prints one table row per epoch
-    through ``learn.logger``. During validation, ``valid_count`` (items seen) and ``valid_sums``
+    through ``learn.logger``. A non-finite training loss is recorded as NaN in ``losses`` and kept
+    out of the running average (so a skipped batch does not leave it NaN). During validation, ``valid_count`` (items seen) and ``valid_sums``
     (per-item sums of the loss and each metric) are the running totals that ``after_validate``
     averages; distributed training sums them over processes first.
 
@@ -95,10 +96,14 @@ class Recorder(Callback):
         if learn.loss is None:  # cancelled before the loss
             return
         if learn.training:
-            self._count += 1
-            self._avg = self.beta * self._avg + (1 - self.beta) * learn.loss.item()
-            learn.smooth_loss = self._avg / (1 - self.beta**self._count)
-            self.losses.append(learn.smooth_loss)
+            loss = learn.loss.item()
+            if math.isfinite(loss):
+                self._count += 1
+                self._avg = self.beta * self._avg + (1 - self.beta) * loss
+                learn.smooth_loss = self._avg / (1 - self.beta**self._count)
+                self.losses.append(learn.smooth_loss)
+            else:  # recorded as NaN; kept out of the running average, which stays usable afterwards
+                self.losses.append(math.nan)
             lr = learn.opt.param_groups[-1]["lr"]
             self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
         else:

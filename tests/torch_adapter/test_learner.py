@@ -345,6 +345,10 @@ def test_nonfinite_loss_skip_and_continue():
     with learn.no_logging(), pytest.warns(UserWarning, match="skipping the batch"):
         learn.fit(2, cbs=NaNAt(1))
     assert learn.train_iter == 4 and all(torch.isfinite(p).all() for p in learn.model.parameters())
+    # the skipped batch is recorded as NaN; the smoothed loss before and after it stays finite
+    losses = learn.recorder.losses
+    assert math.isnan(losses[1]) and all(math.isfinite(v) for i, v in enumerate(losses) if i != 1)
+    assert math.isfinite(learn.smooth_loss) and all(math.isfinite(v[0]) for v in learn.recorder.values)
     learn = tiny(on_nonfinite="continue")
     with learn.no_logging(), warnings.catch_warnings():
         warnings.simplefilter("error")
