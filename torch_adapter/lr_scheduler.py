@@ -276,6 +276,12 @@ class TableScheduler(LRScheduler):
     # -------------------------------------------------------------------- policy constructors
 
     @classmethod
+    def _from_policy(cls, policy, optimizer, total_steps, on_overrun: str, *args: Any, **kwargs: Any):
+        """``policy(*args, n_groups=<the optimizer's group count>, **kwargs)`` over ``total_steps``."""
+        n = len(_optimizer(optimizer).param_groups)
+        return cls(optimizer, policy(*args, n_groups=n, **kwargs), total_steps, on_overrun=on_overrun)
+
+    @classmethod
     def one_cycle(
         cls, optimizer: Optimizer, total_steps: int, lr_max: Any, *, on_overrun: str = "warn", **policy: Any
     ) -> TableScheduler:
@@ -288,10 +294,7 @@ class TableScheduler(LRScheduler):
         >>> TableScheduler.one_cycle(opt, 100, 1e-2).get_last_lr()
         [0.0004]
         """
-        n = len(_optimizer(optimizer).param_groups)
-        return cls(
-            optimizer, schedcore.one_cycle(lr_max, n_groups=n, **policy), total_steps, on_overrun=on_overrun
-        )
+        return cls._from_policy(schedcore.one_cycle, optimizer, total_steps, on_overrun, lr_max, **policy)
 
     @classmethod
     def flat_cos(
@@ -305,10 +308,7 @@ class TableScheduler(LRScheduler):
         >>> TableScheduler.flat_cos(opt, 100, 1e-2).get_last_lr()
         [0.01]
         """
-        n = len(_optimizer(optimizer).param_groups)
-        return cls(
-            optimizer, schedcore.flat_cos(lr, n_groups=n, **policy), total_steps, on_overrun=on_overrun
-        )
+        return cls._from_policy(schedcore.flat_cos, optimizer, total_steps, on_overrun, lr, **policy)
 
     @classmethod
     def sgdr(
@@ -371,9 +371,9 @@ class TableScheduler(LRScheduler):
         >>> TableScheduler.warmup_cosine(opt, 100, 1e-3, 0.1, warmup_start=1e-5).get_last_lr()
         [1e-05]
         """
-        n = len(_optimizer(optimizer).param_groups)
-        scheds = schedcore.warmup_cosine(lr_max, warmup_pct, n_groups=n, **policy)
-        return cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+        return cls._from_policy(
+            schedcore.warmup_cosine, optimizer, total_steps, on_overrun, lr_max, warmup_pct, **policy
+        )
 
     @classmethod
     def wsd(
@@ -395,9 +395,9 @@ class TableScheduler(LRScheduler):
         >>> s.table["lr"].round(6).tolist()
         [0.0, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.0005]
         """
-        n = len(_optimizer(optimizer).param_groups)
-        scheds = schedcore.wsd(lr_max, warmup_pct, decay_pct, n_groups=n, **policy)
-        return cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+        return cls._from_policy(
+            schedcore.wsd, optimizer, total_steps, on_overrun, lr_max, warmup_pct, decay_pct, **policy
+        )
 
 
 # ---------------------------------------------------------------------------------- helpers
