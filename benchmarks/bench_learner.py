@@ -33,6 +33,15 @@ from torch_adapter.testing import RegModel, synth_dbunch, synth_learner  # noqa:
 LR, DIV, DIV_FINAL, PCT_START, MOMS = 1e-2, 25.0, 1e5, 0.25, (0.95, 0.85, 0.95)
 
 
+def bare_step(model: nn.Module, loss_func, opt, sched, xb, yb) -> None:
+    """One hand-written training step: forward, backward, optimizer and scheduler step."""
+    loss = loss_func(model(xb), yb)
+    loss.backward()
+    opt.step()
+    sched.step()
+    opt.zero_grad()
+
+
 def bare_fit(model: nn.Module, dls, n_epoch: int) -> None:
     """The hand-written loop: what a plain-PyTorch user would write."""
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
@@ -43,11 +52,7 @@ def bare_fit(model: nn.Module, dls, n_epoch: int) -> None:
     for _ in range(n_epoch):
         model.train()
         for xb, yb in dls.train:
-            loss = loss_func(model(xb), yb)
-            loss.backward()
-            opt.step()
-            sched.step()
-            opt.zero_grad()
+            bare_step(model, loss_func, opt, sched, xb, yb)
         model.eval()
         with torch.no_grad():
             for xb, yb in dls.valid:
@@ -69,11 +74,7 @@ def bare_range_test(model: nn.Module, dls, num_it: int) -> None:
     model.train()
     while steps < num_it:
         for xb, yb in dls.train:
-            loss = loss_func(model(xb), yb)
-            loss.backward()
-            opt.step()
-            sched.step()
-            opt.zero_grad()
+            bare_step(model, loss_func, opt, sched, xb, yb)
             steps += 1
             if steps == num_it:
                 break
