@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .curves import load_curve
 from .policies import POLICIES, get_policy
 from .suggest import SuggestionWarning, diagnose, minimum, slide, steep, suggest_lrs, trim_curve, valley
@@ -80,6 +81,7 @@ def _fail(message: str):
 
 def _build_parser() -> _Parser:
     parser = _Parser(prog="schedcore", description="Hyper-parameter schedules and learning-rate suggestions.")
+    parser.add_argument("--version", action="version", version=f"schedcore {__version__}")
     sub = parser.add_subparsers(title="commands", required=True, metavar="{suggest,table,plot}")
     _add_suggest(sub)
     for name, example, run in (("table", TABLE_EXAMPLE, _run_table), ("plot", PLOT_EXAMPLE, _run_plot)):
