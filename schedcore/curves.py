@@ -8,19 +8,26 @@ applies lr_find's trimming (:func:`schedcore.suggest.trim_curve`) itself.
 Formats, chosen by the file's extension when saving and sniffed from the content when the
 extension is not one of them:
 
-* ``.csv``: ``# schedcore-curve-v1 num_it=N`` and ``# settings={...}`` comment lines, then columns
-  ``lr,loss[,raw_loss]`` (readers take any CSV with ``lr`` and ``loss`` columns; other columns
-  are ignored). Floats are written with ``repr``, so they load back bit for bit.
+* ``.csv``: columns ``lr,loss[,raw_loss],num_it,settings,points_left`` -- no comment lines, so
+  plain readers (``csv``, ``np.genfromtxt(names=True)``, ``pandas.read_csv``) read it as is.
+  ``num_it`` is on every row (empty when unknown), ``settings`` is percent-encoded JSON on the
+  first row only, and ``points_left`` counts down to 0 on the last row, so a file cut anywhere is
+  detected. Readers take any CSV with ``lr`` and ``loss`` columns (other tools' files, and
+  older ones with ``# schedcore-curve-v1`` comment lines); other columns are ignored. Floats are
+  written with ``repr``, so they load back bit for bit.
 * ``.json``: ``{"format": "schedcore-curve-v1", "lr": [...], "loss": [...], "raw_loss": [...],
   "num_it": N, "settings": {...}}``; NaN is written as ``null``, infinities as ``"inf"``.
-* ``.npz``: arrays ``lr``, ``loss``, optional ``raw_loss`` and a JSON ``__meta__`` string.
+* ``.npz`` (compressed): arrays ``lr``, ``loss``, optional ``raw_loss`` and a JSON ``__meta__``
+  string with ``num_it`` and ``settings`` (never arrays: the arrays always win).
 * Other tools' JSON (also as a dict, via :func:`curve_from_dict`): pytorch-lr-finder's
   ``history`` (``{"lr": [...], "loss": [...]}``) and Lightning's finder results (``lr``/``loss``
   under ``"data"``, or a list of ``{"lr": ..., "loss": ...}`` records). ``lrs``/``losses`` are
   accepted for ``lr``/``loss`` everywhere.
 
-Writes are atomic. A malformed file raises ``ValueError`` naming the file and what is wrong;
-a missing one ``FileNotFoundError``.
+Writes are atomic. Only regular files are read (a FIFO or a device is refused), sizes are
+checked before reading or decompressing, a UTF-8 byte-order mark is accepted. A malformed or
+truncated file raises ``ValueError`` naming the file and what is wrong; a missing one
+``FileNotFoundError``.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "lr_find.json"
@@ -37,7 +44,7 @@ import io
 import json
 import math
 import os
-import zipfile
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write, to_numpy
+from ._io import atomic_write, open_regular, read_npz, read_text, to_numpy
 from .suggest import SuggestedLRs, suggest_lrs, valley
 
 __all__ = ["LossCurve", "save_curve", "load_curve", "curve_from_dict", "CURVE_FORMAT"]
@@ -115,10 +122,9 @@ def save_curve(
     >>> import tempfile, pathlib
     >>> p = save_curve(pathlib.Path(tempfile.mkdtemp()) / "c.csv", [1e-3, 1e-2], [2.0, float("nan")])
     >>> print(p.read_text().strip())
-    # schedcore-curve-v1
-    lr,loss
-    0.001,2.0
-    0.01,nan
+    lr,loss,num_it,settings,points_left
+    0.001,2.0,,,1
+    0.01,nan,,,0
     """
     return LossCurve.of(lrs, losses, raw_losses, num_it, settings, str(path)).save(path)
 
@@ -135,13 +141,15 @@ def load_curve(path: str | os.PathLike) -> LossCurve:
     [2.0, 1.5]
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such curve file")
-    kind = _kind(path)
     try:
-        return {"csv": _read_csv, "json": _read_json, "npz": _read_npz}[kind](path)
+        return {"csv": _read_csv, "json": _read_json, "npz": _read_npz}[_kind(path)](path)
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be a curve") from None
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        message = str(e)
+        raise ValueError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
 
 
 def curve_from_dict(data: Mapping | Sequence, source: str = "<dict>") -> LossCurve:
@@ -150,6 +158,13 @@ def curve_from_dict(data: Mapping | Sequence, source: str = "<dict>") -> LossCur
     >>> curve_from_dict({"data": [{"lr": 0.1, "loss": 2.0}, {"lr": 1.0, "loss": 1.0}]}).lrs.tolist()
     [0.1, 1.0]
     """
+    try:
+        return _from_dict(data, source)
+    except RecursionError:
+        raise ValueError(f"{source}: nested too deeply to be a curve") from None
+
+
+def _from_dict(data: Mapping | Sequence, source: str) -> LossCurve:
     if isinstance(data, Mapping) and "data" in data and not _has(data, "lr"):
         data = data["data"]
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
@@ -251,8 +266,8 @@ def _kind(path: Path) -> str:
     ext = path.suffix.lower().lstrip(".")
     if ext in ("csv", "json", "npz"):
         return ext
-    with open(path, "rb") as f:
-        head = f.read(64).lstrip()
+    with open_regular(path) as f:
+        head = f.read(64).lstrip().removeprefix(b"\xef\xbb\xbf")
     return "npz" if head.startswith(b"PK") else "json" if head[:1] in (b"{", b"[") else "csv"
 
 
@@ -263,29 +278,36 @@ def _write(path: Path, curve: LossCurve) -> Path:
     if ext == ".csv":
         return atomic_write(path, lambda f: f.write(_csv_text(curve)))
     if ext == ".npz":
-        return atomic_write(path, lambda f: np.savez(f, **_npz_arrays(curve)), mode="wb")
+        return atomic_write(path, lambda f: np.savez_compressed(f, **_npz_arrays(curve)), mode="wb")
     raise ValueError(f"{path}: unknown curve format {ext!r}; use .csv, .json or .npz")
 
 
+_CSV_TRAILER = ["num_it", "settings", "points_left"]
+
+
 def _csv_text(curve: LossCurve) -> str:
-    buf = io.StringIO()
-    buf.write(f"# {CURVE_FORMAT}" + (f" num_it={curve.num_it}" if curve.num_it is not None else "") + "\n")
-    if curve.settings:
-        buf.write(f"# settings={json.dumps(curve.settings)}\n")
     cols = [curve.lrs, curve.losses] + ([curve.raw_losses] if curve.raw_losses is not None else [])
-    buf.write("lr,loss" + (",raw_loss" if len(cols) == 3 else "") + "\n")
-    for row in zip(*(c.tolist() for c in cols), strict=True):
-        buf.write(",".join(map(repr, row)) + "\n")
+    names = ["lr", "loss", "raw_loss"][: len(cols)]
+    num_it = "" if curve.num_it is None else str(curve.num_it)
+    settings = urllib.parse.quote(json.dumps(curve.settings, separators=(",", ":")), safe="") if curve.settings else ""
+    buf = io.StringIO()
+    buf.write(",".join(names + _CSV_TRAILER) + "\n")
+    n = len(curve)
+    for i, row in enumerate(zip(*(c.tolist() for c in cols), strict=True)):
+        buf.write(f"{','.join(map(repr, row))},{num_it},{settings if i == 0 else ''},{n - 1 - i}\n")
     return buf.getvalue()
 
 
 def _read_csv(path: Path) -> LossCurve:
-    lines = path.read_text().splitlines()
+    text = read_text(path)
+    lines = text.splitlines()
     meta = _csv_meta([ln for ln in lines if ln.startswith("#")])
     rows = list(csv.reader(ln for ln in lines if ln.strip() and not ln.startswith("#")))
     if not rows:
         raise ValueError("no header line with 'lr' and 'loss' columns")
     header = [h.strip() for h in rows[0]]
+    if "points_left" in header:
+        meta.update(_check_complete(text, header, rows[1:]))
     columns = {}
     for j, name in enumerate(header):
         if any(name in aliases for aliases in _ALIASES.values()):
@@ -295,7 +317,32 @@ def _read_csv(path: Path) -> LossCurve:
     return curve_from_dict({**columns, **meta}, str(path))
 
 
+def _check_complete(text: str, header: list[str], body: list[list[str]]) -> dict[str, Any]:
+    """Our CSV layout: every line ends in a newline and ``points_left`` counts down to 0."""
+    if not text.endswith("\n"):
+        raise ValueError(f"the file is truncated: its last line ends early ({text.splitlines()[-1][-40:]!r})")
+    if not body:
+        raise ValueError("the file is truncated: it has a header but no rows")
+    j = header.index("points_left")
+    left = [_csv_float(r, j, i + 2) for i, r in enumerate(body)]
+    if any(b - a != -1 for a, b in zip(left, left[1:], strict=False)) or left[-1] < 0:
+        raise ValueError(f"the points_left column must count down by one to 0; got {left[:3]}")
+    if left[-1] != 0:
+        raise ValueError(f"the file is truncated: it ends after {len(body)} points, {left[-1]:.0f} points short")
+    meta: dict[str, Any] = {}
+    first = dict(zip(header, body[0], strict=False))
+    if first.get("num_it", "").strip():
+        meta["num_it"] = _csv_float(body[0], header.index("num_it"), 2)
+    if first.get("settings", "").strip():
+        try:
+            meta["settings"] = json.loads(urllib.parse.unquote(first["settings"]))
+        except json.JSONDecodeError:
+            raise ValueError(f"bad settings entry {first['settings'][:60]!r} (not percent-encoded JSON)") from None
+    return meta
+
+
 def _csv_meta(comments: list[str]) -> dict:
+    """Metadata from the comment lines of older files (``# schedcore-curve-v1 num_it=N``)."""
     meta: dict[str, Any] = {}
     for line in comments:
         body = line.lstrip("#").strip()
@@ -321,8 +368,8 @@ def _csv_float(row: list[str], j: int, line: int) -> float:
 
 def _read_json(path: Path) -> LossCurve:
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e})") from None
     return curve_from_dict(data, str(path))
 
@@ -336,15 +383,15 @@ def _npz_arrays(curve: LossCurve) -> dict[str, np.ndarray]:
 
 
 def _read_npz(path: Path) -> LossCurve:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data: dict[str, Any] = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"not a readable .npz file ({e})") from None
+    data: dict[str, Any] = read_npz(path)
     meta = data.pop("__meta__", None)
     if meta is not None:
         try:
-            data.update(json.loads(str(meta)))
+            info = json.loads(str(meta))
         except json.JSONDecodeError:
             raise ValueError("bad __meta__ entry (not JSON)") from None
+        if not isinstance(info, Mapping):
+            raise ValueError(f"bad __meta__ entry (a JSON {type(info).__name__}, not an object)")
+        # metadata only: the arrays in the file always win over anything __meta__ holds
+        data.update({k: info[k] for k in ("num_it", "settings") if k in info})
     return curve_from_dict(data, str(path))

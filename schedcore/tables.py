@@ -14,15 +14,14 @@ Step ``k`` of ``n_steps`` has position ``k / n_steps``: step 0 gets ``f(0)``, th
 from __future__ import annotations
 
 import csv
-import io
 import os
-import zipfile
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write
+from ._io import atomic_write, read_npz, read_text
 from .annealers import Schedule
 
 __all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table"]
@@ -128,31 +127,60 @@ def schedule_table(
 
 
 # ---------------------------------------------------------------------------------------- files
+#
+# .npz (v2): one array per hyper-parameter under its own name (``lr``), plus ``__meta__`` =
+#   [format, n_steps, start]; written compressed. v1 files (``hp.lr`` keys) still load.
+# .csv (v2): header ``step,pos,<values...>,n_steps,rows_left`` and one line per step; no comment
+#   lines, so plain readers (csv, np.genfromtxt(names=True), pandas.read_csv) read it as is.
+#   ``rows_left`` counts down to 0 on the last row and every line ends with a newline, so a
+#   file cut anywhere -- mid-row or at a row boundary -- is detected on loading. A table with
+#   no rows has nowhere to keep ``n_steps``/``start`` but a ``# schedcore-table-v1 n_steps=N
+#   start=S`` line (the v1 layout, which still loads).
+
+_FORMAT_NPZ = "schedcore-table-v2"
+_TRAILER = ["n_steps", "rows_left"]
+_RESERVED = {"step", "pos", *_TRAILER, "__meta__"}
 
 
 def save_table(table: ScheduleTable, path: str | os.PathLike) -> Path:
     """Write ``table`` to ``path`` as ``.npz`` or ``.csv`` (by extension), atomically.
 
-    CSV columns: ``step, pos`` and one column per value (``lr[0], lr[1], ...`` for per-group
-    values), written with 17 significant digits so that loading gives the same floats.
+    ``.npz``: compressed, one array per hyper-parameter under its name, and ``__meta__``.
+    ``.csv``: columns ``step, pos``, one column per value (``lr[0], lr[1], ...`` for per-group
+    values), then ``n_steps`` and ``rows_left`` (from which a truncated file is detected).
+    Numbers are written with the shortest repr that reads back as the same float.
+
+    >>> import tempfile, pathlib
+    >>> from schedcore import SchedLin
+    >>> p = save_table(schedule_table(SchedLin(0, 1), 4, stop=2), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> print(p.read_text().strip())
+    step,pos,lr,n_steps,rows_left
+    0,0.0,0.0,4,1
+    1,0.25,0.25,4,0
     """
     path = Path(path)
     ext = path.suffix.lower()
+    clash = _RESERVED.intersection(table)
+    if clash:
+        raise ValueError(f"{path}: hyper-parameter names {sorted(clash)} are reserved by the file format")
     if ext == ".npz":
-        arrays = {f"hp.{k}": v for k, v in table.items()}
-        meta = np.array([_FORMAT, str(table.n_steps), str(table.start)])
-
-        def write(f):
-            np.savez(f, __meta__=meta, **arrays)
-
-        return atomic_write(path, write, mode="wb")
+        meta = np.array([_FORMAT_NPZ, str(table.n_steps), str(table.start)])
+        arrays = {k: np.asarray(v) for k, v in table.items()}
+        return atomic_write(path, lambda f: np.savez_compressed(f, __meta__=meta, **arrays), mode="wb")
     if ext == ".csv":
-        return atomic_write(path, lambda f: f.write(_to_csv(table)))
+        return atomic_write(path, lambda f: f.writelines(_csv_lines(table)))
     raise ValueError(f"{path}: unknown table format {ext!r}; use .npz or .csv")
 
 
-def _to_csv(table: ScheduleTable) -> str:
-    header, cols = ["step", "pos"], [table.steps.astype(np.float64), table.pos]
+def _shortest(column: np.ndarray) -> list[str]:
+    """The shortest text of each value that reads back as the same number of its dtype."""
+    if column.dtype == np.float64:
+        return list(map(repr, column.tolist()))
+    return list(map(str, column))  # numpy scalars print their shortest round-trip form
+
+
+def _csv_lines(table: ScheduleTable) -> Iterator[str]:
+    header, cols = ["step", "pos"], [table.steps, table.pos]
     for name, v in table.items():
         if v.ndim == 1:
             header.append(name)
@@ -160,73 +188,150 @@ def _to_csv(table: ScheduleTable) -> str:
         else:
             header += [f"{name}[{g}]" for g in range(v.shape[1])]
             cols += list(v.T)
-    buf = io.StringIO()
-    buf.write(f"# {_FORMAT} n_steps={table.n_steps}\n")
-    buf.write(",".join(header) + "\n")
-    if table.rows:
-        body = np.column_stack(cols)
-        fmt = ["%d"] + ["%.17g"] * (len(cols) - 1)
-        np.savetxt(buf, body, fmt=fmt, delimiter=",")
-    return buf.getvalue()
+    if not table.rows:
+        yield f"# {_FORMAT} n_steps={table.n_steps} start={table.start}\n"
+        yield ",".join(header) + "\n"
+        return
+    yield ",".join(header + _TRAILER) + "\n"
+    text = [list(map(str, table.steps.tolist()))] + [_shortest(np.asarray(c)) for c in cols[1:]]
+    n = str(table.n_steps)
+    for left, row in zip(range(table.rows - 1, -1, -1), zip(*text, strict=True), strict=True):
+        yield f"{','.join(row)},{n},{left}\n"
 
 
 def load_table(path: str | os.PathLike) -> ScheduleTable:
-    """Load a table written by :func:`save_table`; a malformed file raises ``ValueError``
-    naming the file and the problem."""
+    """Load a table written by :func:`save_table` (this version's files or older ones).
+
+    Regular files only; a malformed, truncated or too large file raises ``ValueError``
+    naming the file and the problem, a missing one ``FileNotFoundError``.
+
+    >>> import tempfile, pathlib
+    >>> from schedcore import SchedLin
+    >>> p = save_table(schedule_table(SchedLin(0, 1), 4), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> p.write_text(p.read_text()[:-3])  # cut off the end of the last line
+    87
+    >>> load_table(p)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...t.csv: the file is truncated: its last line ends early ...
+    """
     path = Path(path)
     ext = path.suffix.lower()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such table file")
+    if ext not in (".npz", ".csv"):
+        raise ValueError(f"{path}: unknown table format {ext!r}; use .npz or .csv")
     try:
-        if ext == ".npz":
-            return _load_npz(path)
-        if ext == ".csv":
-            return _load_csv(path)
+        return _load_npz(path) if ext == ".npz" else _load_csv(path)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    raise ValueError(f"{path}: unknown table format {ext!r}; use .npz or .csv")
+        message = str(e)
+        raise ValueError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
 
 
 def _load_npz(path: Path) -> ScheduleTable:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"not a readable .npz file ({e})") from None
+    data = read_npz(path)
     meta = data.pop("__meta__", None)
-    if meta is None or meta.shape != (3,) or str(meta[0]) != _FORMAT:
+    if meta is None or meta.shape != (3,) or str(meta[0]) not in (_FORMAT, _FORMAT_NPZ):
         raise ValueError("not a schedcore table (missing or wrong __meta__)")
-    values = {k[3:]: v for k, v in data.items() if k.startswith("hp.")}
-    return _validated(values, int(meta[1]), int(meta[2]))
+    if str(meta[0]) == _FORMAT:  # v1: hp.<name> keys
+        data = {k[3:]: v for k, v in data.items() if k.startswith("hp.")}
+    return _validated(data, _meta_int(meta[1], "n_steps"), _meta_int(meta[2], "start"))
+
+
+def _meta_int(text, name: str) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        raise ValueError(f"bad {name} {str(text)!r} in __meta__") from None
 
 
 def _load_csv(path: Path) -> ScheduleTable:
-    lines = path.read_text().splitlines()
-    if not lines or not lines[0].startswith(f"# {_FORMAT} n_steps="):
+    text = read_text(path)
+    lines = text.splitlines()
+    if lines and lines[0].startswith("#"):
+        return _load_csv_v1(lines)
+    rows = list(csv.reader(lines))
+    if not rows or rows[0][:2] != ["step", "pos"] or rows[0][-2:] != _TRAILER:
+        raise ValueError(f"the first line must be the column header 'step,pos,...,{','.join(_TRAILER)}' "
+                         f"(or '# {_FORMAT} n_steps=N' in older files)")  # fmt: skip
+    if not text.endswith("\n"):
+        raise ValueError(f"the file is truncated: its last line ends early ({lines[-1][-40:]!r})")
+    header, body = rows[0], rows[1:]
+    if not body:
+        raise ValueError("the file is truncated: it has a header but no rows")
+    data = _numbers(header, body)
+    left, n_steps = data[:, -1], data[:, -2]
+    if np.any(np.diff(left) != -1) or left[-1] < 0:
+        raise ValueError(f"the rows_left column must count down by one to 0; got {_preview(left)}")
+    if left[-1] != 0:
+        raise ValueError(f"the file is truncated: it ends after {len(body)} rows, {int(left[-1])} rows short")
+    if not np.all(n_steps == n_steps[0]):
+        raise ValueError("the n_steps column must hold one value")
+    return _from_columns(header[:-2], data[:, :-2], n_steps[0])
+
+
+def _preview(a: np.ndarray) -> str:
+    return ", ".join(map(repr, a[:3].tolist())) + (", ..." if len(a) > 3 else "")
+
+
+def _load_csv_v1(lines: list[str]) -> ScheduleTable:
+    """The v1 layout: ``# schedcore-table-v1 n_steps=N [start=S]``, then ``step,pos,...``."""
+    fields = dict(f.split("=", 1) for f in lines[0][1:].split()[1:] if "=" in f)
+    if not lines[0].startswith(f"# {_FORMAT} n_steps="):
         raise ValueError(f"first line must be '# {_FORMAT} n_steps=N'")
     try:
-        n_steps = int(lines[0].split("n_steps=", 1)[1])
+        n_steps, start = int(fields["n_steps"]), int(fields.get("start", 0))
     except ValueError:
         raise ValueError(f"bad n_steps in header line {lines[0]!r}") from None
     rows = list(csv.reader(lines[1:]))
     if not rows or rows[0][:2] != ["step", "pos"]:
         raise ValueError("second line must be the column header 'step,pos,...'")
-    header, body = rows[0], rows[1:]
+    return _from_columns(rows[0], _numbers(rows[0], rows[1:]), n_steps, start)
+
+
+def _numbers(header: list[str], body: list[list[str]]) -> np.ndarray:
+    widths = {len(r) for r in body}
+    if widths - {len(header)}:
+        i = next(i for i, r in enumerate(body) if len(r) != len(header))
+        raise ValueError(f"row {i + 1} has {len(body[i])} fields for {len(header)} columns")
     try:
-        data = np.array(body, dtype=np.float64).reshape(len(body), len(header))
+        return np.array(body, dtype=np.float64).reshape(len(body), len(header))
     except ValueError:
         raise ValueError("rows must be numbers, one per header column") from None
-    columns: dict[str, list] = {}
-    grouped: dict[str, bool] = {}
+
+
+def _from_columns(header: list[str], data: np.ndarray, n_steps, start: int | None = None) -> ScheduleTable:
+    """Columns ``step, pos, name | name[g] ...`` -> a table (groups put in index order)."""
+    columns: dict[str, dict[int | None, np.ndarray]] = {}
     for j, col in enumerate(header[2:], start=2):
-        name = col.split("[", 1)[0]
-        columns.setdefault(name, []).append(data[:, j])
-        grouped[name] = "[" in col
-    arrays = {k: np.stack(v, 1) if grouped[k] else v[0] for k, v in columns.items()}
-    start = int(data[0, 0]) if len(body) else 0
-    if len(body) and not np.array_equal(data[:, 0], np.arange(start, start + len(body))):
-        raise ValueError("the step column must count up by one")
-    return _validated(arrays, n_steps, start)
+        name, group = _column_name(col)
+        seen = columns.setdefault(name, {})
+        if group in seen or (seen and (None in seen) != (group is None)):
+            raise ValueError(f"column {col!r} repeats or mixes with another {name!r} column")
+        columns[name][group] = data[:, j]
+    arrays = {}
+    for name, groups in columns.items():
+        if None in groups:
+            arrays[name] = groups[None]
+            continue
+        if sorted(groups) != list(range(len(groups))):
+            raise ValueError(f"the {name!r} columns must be {name}[0] .. {name}[{len(groups) - 1}]; got groups {sorted(groups)}")
+        # one group is one value per step: 1-D, like any single-value column
+        arrays[name] = groups[0] if len(groups) == 1 else np.stack([groups[g] for g in range(len(groups))], 1)
+    if len(data):
+        if int(data[0, 0]) != data[0, 0]:
+            raise ValueError(f"the step column must hold integers; got {data[0, 0]!r}")
+        start = int(data[0, 0]) if start is None or len(data) else start
+        if not np.array_equal(data[:, 0], np.arange(start, start + len(data))):
+            raise ValueError("the step column must count up by one")
+    if float(n_steps) != int(n_steps):
+        raise ValueError(f"n_steps must be an integer; got {n_steps!r}")
+    return _validated(arrays, int(n_steps), 0 if start is None else start)
+
+
+def _column_name(col: str) -> tuple[str, int | None]:
+    m = re.fullmatch(r"(.+)\[(\d+)\]", col)
+    return (m.group(1), int(m.group(2))) if m else (col, None)
 
 
 def _validated(values: dict, n_steps: int, start: int) -> ScheduleTable:

@@ -59,7 +59,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(np, "savez_compressed", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         schedule_table(SchedLin(0, 2), 5).save(path)
     assert path.read_bytes() == before
