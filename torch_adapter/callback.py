@@ -2,9 +2,10 @@
 
 A callback is an object with methods named after the events it handles (``before_fit``,
 ``after_batch``, ...); each is called with no arguments and reads or changes the Learner
-through ``self.learn``. Callbacks run sorted by ``order`` (stable). Raising a
-``Cancel<Stage>Exception`` skips the rest of that stage and fires ``after_cancel_<stage>``,
-then ``after_<stage>`` as usual.
+through ``self.learn``. As in fastai, a callback also reads the learner's attributes as its
+own (``self.epoch``, ``self.loss``, ``self.model``): see :class:`Callback`. Callbacks run
+sorted by ``order`` (stable). Raising a ``Cancel<Stage>Exception`` skips the rest of that
+stage and fires ``after_cancel_<stage>``, then ``after_<stage>`` as usual.
 
 >>> class CountBatches(Callback):
 ...     def before_fit(self): self.n = 0
@@ -86,9 +87,22 @@ class Callback:
     inner-loop events (:data:`BATCH_EVENTS`) in training or validation. ``name`` is the
     snake-case class name without a ``Callback`` suffix: the Learner attribute it is reachable as.
 
+    **Attribute rule (fastai's).** Reading an attribute the callback does not have reads the
+    learner's: inside a handler ``self.model``, ``self.opt``, ``self.epoch``, ``self.loss``,
+    ``self.pct_train``, ``self.xb``... are ``self.learn.model``, ... (and, through the learner,
+    the model's attributes). Assigning ``self.x = ...`` always sets the *callback's* own
+    attribute; write ``self.learn.x = ...`` to change the learner. Names starting with ``_`` are
+    never forwarded (fastai forwards all but dunder names). This read-forwarding is the one place
+    where we use ``__getattr__``: fastai's callback contract requires it.
+
     >>> class ProgressCallback(Callback): pass
     >>> ProgressCallback().name, Callback().name
     ('progress', 'callback')
+    >>> from torch_adapter.testing import synth_learner
+    >>> learn = synth_learner()
+    >>> cb = learn.recorder
+    >>> cb.n_epoch is learn.n_epoch, cb.model is learn.model
+    (True, True)
     """
 
     order: int = 0
@@ -113,11 +127,26 @@ class Callback:
         (['after_batch', 'after_fit'], ['after_fit'])
         """
         runs = self.run_train if training else self.run_valid
+        own = vars(self)
+        # the callback's own handlers only: never one forwarded from the learner
         return {
             e: getattr(self, e)
             for e in EVENTS
-            if callable(getattr(self, e, None)) and (runs or e not in BATCH_EVENTS)
+            if callable(own.get(e, getattr(type(self), e, None))) and (runs or e not in BATCH_EVENTS)
         }
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: fall back to the learner (fastai's rule).
+        learn = self.learn
+        if learn is not None and not name.startswith("_"):
+            try:
+                return getattr(learn, name)
+            except AttributeError:
+                pass
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+            + ("" if learn is None or name.startswith("_") else " (nor has its learner)")
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

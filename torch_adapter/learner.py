@@ -73,7 +73,9 @@ class Learner:
     model's device. ``splitter(model)`` returns the parameter groups (lists of parameters).
     ``on_nonfinite`` says what a NaN/inf training loss does, before its backward pass:
     ``"stop"`` (warn and stop the fit), ``"skip"`` (warn and skip the batch) or ``"continue"``
-    (no check). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`.
+    (no check). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`. ``metrics``
+    is one function or a list of them. As in fastai, an attribute the learner lacks is read
+    from the model (``learn.a`` is ``learn.model.a``; names starting with ``_`` excepted).
 
     >>> from torch_adapter.testing import synth_dbunch, RegModel
     >>> learn = Learner(synth_dbunch(), RegModel(), nn.MSELoss(), lr=1e-2)
@@ -90,12 +92,24 @@ class Learner:
             raise ValueError(f"on_nonfinite must be one of {_NONFINITE}; got {on_nonfinite!r}")
         self.dls, self.model, self.loss_func, self.opt_func = dls, model, loss_func, opt_func
         self.lr, self.splitter, self.wd, self.moms, self.train_bn = lr, splitter, wd, moms, train_bn
-        self.metrics = list(metrics or [])
+        self.metrics = _as_list(metrics)
         self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
         self.opt, self.cbs, self.logger, self.training = None, [], log, True
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
         self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
         self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: fall back to the model (fastai's rule).
+        model = self.__dict__.get("model")
+        if model is not None and not name.startswith("_"):
+            try:
+                return getattr(model, name)
+            except AttributeError:
+                pass
+        raise AttributeError(f"'Learner' object has no attribute {name!r}" + (
+            "" if model is None or name.startswith("_") else f" (nor has its model, a {type(model).__name__})"
+        ))  # fmt: skip
 
     # ------------------------------------------------------------------------------ fit loop
     def fit(
@@ -105,6 +119,8 @@ class Learner:
 
         ``lr``/``wd`` (scalar, per-group list or ``slice``) are set in the optimizer first;
         callbacks in ``cbs`` take part in this fit only (removed after it, also on errors).
+        As in fastai, ``fit(0)`` and ``start_epoch == n_epoch`` train nothing: the fit's events
+        (``before_fit``, ``after_fit``) fire, no epoch runs.
 
         >>> from torch_adapter.testing import synth_learner
         >>> learn = synth_learner()
@@ -214,10 +230,12 @@ class Learner:
         raise CancelFitException() if self.on_nonfinite == "stop" else CancelBatchException()
 
     def _check_fit(self, n_epoch, start_epoch) -> None:
-        if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 1:
-            raise ValueError(f"n_epoch must be an integer >= 1; got {n_epoch!r}")
-        if not isinstance(start_epoch, int) or not 0 <= start_epoch < n_epoch:
-            raise ValueError(f"start_epoch must be an integer in [0, n_epoch={n_epoch}); got {start_epoch!r}")
+        if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 0:
+            raise ValueError(f"n_epoch must be an integer >= 0; got {n_epoch!r}")
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or not 0 <= start_epoch <= n_epoch:
+            raise ValueError(f"start_epoch must be an integer in [0, n_epoch={n_epoch}]; got {start_epoch!r}")
+        if start_epoch == n_epoch:
+            return  # nothing to train: the data is not needed
         try:
             n = len(self.dls.train)
         except TypeError:
@@ -294,59 +312,68 @@ class Learner:
         self.freeze_to(0)
 
     # ----------------------------------------------------------------------------- callbacks
-    def add_cbs(self, cbs) -> None:
-        """Add callbacks (instances or classes); see :meth:`add_cb`.
+    def add_cbs(self, cbs) -> Learner:
+        """Add callbacks (instances or classes); see :meth:`add_cb`. Returns ``self``.
 
         >>> from torch_adapter.testing import synth_learner
-        >>> learn = synth_learner(); learn.add_cbs([Callback]); learn.callback
+        >>> synth_learner().add_cbs([Callback]).callback
         Callback()
         """
         for cb in _as_list(cbs):
             self.add_cb(cb)
+        return self
 
-    def add_cb(self, cb: Callback | type) -> Callback:
+    def add_cb(self, cb: Callback | type) -> Learner:
         """Add a callback (an instance, or a class to instantiate); it becomes ``self.<cb.name>``.
+
+        Returns ``self`` (chainable, as in fastai). ``cbs`` keeps the order callbacks were added
+        in; events run them sorted by ``order`` (stable).
 
         >>> from torch_adapter.testing import synth_learner
         >>> class TimerCallback(Callback): pass
-        >>> learn = synth_learner(); cb = learn.add_cb(TimerCallback()); learn.timer is cb
-        True
+        >>> learn = synth_learner().add_cb(TimerCallback()); learn.timer
+        TimerCallback()
         """
         cb = cb() if isinstance(cb, type) else cb
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances or classes; got {cb!r}")
-        if not isinstance(getattr(self, cb.name, None), (Callback, type(None))):
+        own = self.__dict__.get(cb.name, getattr(type(self), cb.name, None))  # the model's don't count
+        if not isinstance(own, (Callback, type(None))):
             raise ValueError(f"callback name {cb.name!r} clashes with a Learner attribute")
         cb.learn = self
         setattr(self, cb.name, cb)
-        self.cbs = sorted(self.cbs + [cb], key=lambda c: c.order)
+        self.cbs.append(cb)
         self._index_handlers()
-        return cb
+        return self
 
-    def remove_cbs(self, cbs) -> None:
-        """Remove callbacks (instances, or classes: every callback of that class).
+    def remove_cbs(self, cbs) -> Learner:
+        """Remove callbacks (instances, or classes: every callback of that class); returns ``self``.
 
         >>> from torch_adapter.testing import synth_learner
-        >>> learn = synth_learner(); learn.remove_cbs([ProgressCallback]); learn.cbs
+        >>> synth_learner().remove_cbs([ProgressCallback]).cbs
         [Recorder()]
         """
         for cb in _as_list(cbs):
             self.remove_cb(cb)
+        return self
 
-    def remove_cb(self, cb: Callback | type) -> None:
-        """Remove one callback instance, or every callback of a class.
+    def remove_cb(self, cb: Callback | type) -> Learner:
+        """Remove one callback instance, or every callback of a class; returns ``self``.
 
         >>> from torch_adapter.testing import synth_learner
-        >>> learn = synth_learner(); learn.remove_cb(learn.recorder); hasattr(learn, "recorder")
+        >>> learn = synth_learner(); learn.remove_cb(learn.recorder) is learn
+        True
+        >>> hasattr(learn, "recorder")
         False
         """
         gone = [c for c in self.cbs if (isinstance(c, cb) if isinstance(cb, type) else c is cb)]
         for c in gone:
             self.cbs.remove(c)
-            if getattr(self, c.name, None) is c:
+            if self.__dict__.get(c.name) is c:
                 delattr(self, c.name)
             c.learn = None
         self._index_handlers()
+        return self
 
     @contextmanager
     def added_cbs(self, cbs) -> Iterator[Learner]:
@@ -388,9 +415,26 @@ class Learner:
         """Per mode (validation, training), the ordered handlers of each event: cheap dispatch."""
         self._handlers = ({}, {})
         for training in (False, True):
-            for cb in self.cbs:
+            for cb in sorted(self.cbs, key=lambda c: c.order):
                 for event, handler in cb.handlers(training).items():
                     self._handlers[training].setdefault(event, []).append(handler)
+
+    @contextmanager
+    def no_bar(self) -> Iterator[Learner]:
+        """Context manager: no progress bar inside the block (the printed table stays).
+
+        The :class:`ProgressCallback` is taken out for the block and put back after it.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_bar(): hasattr(learn, "progress")
+        False
+        >>> learn.progress
+        ProgressCallback()
+        """
+        bars = [cb for cb in self.cbs if isinstance(cb, ProgressCallback)]
+        with self.removed_cbs(bars):
+            yield self
 
     @contextmanager
     def no_logging(self) -> Iterator[Learner]:
@@ -439,6 +483,9 @@ class Learner:
     def load(self, name: str | Path, device=None, with_opt: bool = True, strict: bool = True) -> Learner:
         """Load what :meth:`save` wrote (onto ``device``, default the model's); returns ``self``.
 
+        As in fastai, the optimizer is created first if there is none, so that ``learn.opt`` is
+        usable afterwards also with ``with_opt=False`` (it then keeps its fresh state).
+
         >>> import tempfile
         >>> from torch_adapter.testing import synth_learner
         >>> learn = synth_learner(path=tempfile.mkdtemp()); learn.create_opt(); _ = learn.save("m")
@@ -451,9 +498,9 @@ class Learner:
             raise FileNotFoundError(f"{file}: no saved model {name!r}")
         state = torch.load(file, map_location=device or self._model_device(), weights_only=True)
         self.model.load_state_dict(state["model"], strict=strict)
+        if self.opt is None:
+            self.create_opt()
         if with_opt and "opt" in state:
-            if self.opt is None:
-                self.create_opt()
             self.opt.load_state_dict(state["opt"])
         elif with_opt:
             warnings.warn(f"{file} holds no optimizer state; only the model was loaded", stacklevel=2)

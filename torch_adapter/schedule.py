@@ -71,7 +71,8 @@ class ParamScheduler(Callback):
     def before_fit(self) -> None:
         learn = self.learn
         start = self.first_step()
-        self.table = _table(self.scheds, self.n_steps(), start, len(learn.opt.param_groups))
+        n_steps = self.n_steps() or 1  # fit(0) trains no step: a one-row table, never applied
+        self.table = _table(self.scheds, n_steps, start, len(learn.opt.param_groups))
         self._start, self._applied = start, []
         self._setters = [(hyper_setter(learn.opt, n), col.tolist()) for n, col in self.table.items()]
 

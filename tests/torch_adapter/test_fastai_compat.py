@@ -1,0 +1,219 @@
+"""fastai code ports by changing imports: the Learner/callback surface a fastai user touches.
+
+Each test states what fastai 2.8.12 does (read from a scratch install, ``fastai.test_utils``'s
+``synth_learner``); the behaviour is what we match, the code and tests are ours.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from torch_adapter import Callback, Learner, ProgressCallback, Recorder
+from torch_adapter.testing import RegModel, synth_dbunch, synth_learner
+
+
+def mse(pred, targ):
+    return ((pred - targ) ** 2).mean()
+
+
+# ------------------------------------------------------------------- callbacks read the learner
+def test_callback_reads_learner_attributes_as_its_own():
+    """fastai: inside a handler ``self.model``, ``self.opt``, ``self.epoch``, ... are the learner's."""
+    seen = []
+
+    class Peek(Callback):
+        def after_batch(self):
+            if self.training:
+                seen.append(
+                    (self.model is self.learn.model, self.opt is self.learn.opt, self.epoch, self.iter,
+                     self.train_iter, self.pct_train, self.loss is self.learn.loss, self.xb is self.learn.xb,
+                     self.n_epoch, self.dls is self.learn.dls)
+                )  # fmt: skip
+
+    learn = synth_learner(n_trn=2)
+    with learn.no_logging():
+        learn.fit(2, cbs=Peek())
+    assert [s[:2] for s in seen] == [(True, True)] * 4
+    assert [s[2:4] for s in seen] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    # train_iter and pct_train are read after the Learner's increment (fastai: 1, .25, ...)
+    assert [s[4] for s in seen] == [1, 2, 3, 4]
+    assert [s[5] for s in seen] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert all(s[6:8] == (True, True) and s[8] == 2 and s[9] for s in seen)
+
+
+def test_callback_assignment_sets_its_own_attribute_and_learn_x_sets_the_learners():
+    class Setter(Callback):
+        def before_fit(self):
+            self.epoch = "mine"  # the callback's own attribute, not the learner's
+            self.learn.custom = 42
+
+    cb = Setter()
+    learn = synth_learner(cbs=cb)
+    with learn.no_logging():
+        learn.fit(1)
+    assert cb.epoch == "mine" and learn.epoch == 0
+    assert learn.custom == 42 and cb.custom == 42  # read through the learner
+
+
+def test_callback_missing_attribute_error_names_it():
+    learn = synth_learner()
+    with pytest.raises(AttributeError, match="'Recorder' object has no attribute 'nothing_here'"):
+        _ = learn.recorder.nothing_here
+    with pytest.raises(AttributeError, match="'Callback' object has no attribute 'model'"):
+        _ = Callback().model  # not attached to a learner
+    assert hasattr(learn, "_handlers") and not hasattr(learn.recorder, "_handlers")  # "_" names stay put
+
+
+def test_callback_handlers_are_only_its_own():
+    """Forwarding reads must not turn a learner/model attribute into an event handler."""
+
+    class Quiet(Callback):
+        pass
+
+    learn = synth_learner()
+    learn.model.after_batch = lambda: 1 / 0  # a model attribute named like an event
+    learn.add_cb(Quiet())
+    assert learn.quiet.handlers(True) == {}
+    with learn.no_logging():
+        learn.fit(1)
+
+
+def test_learner_reads_missing_attributes_from_the_model():
+    """fastai: ``learn.a`` is ``learn.model.a`` for ``RegModel``."""
+    learn = synth_learner()
+    assert learn.a is learn.model.a and learn.b is learn.model.b
+    with pytest.raises(AttributeError, match="no attribute 'zzz' \\(nor has its model, a RegModel\\)"):
+        _ = learn.zzz
+
+
+def test_callback_name_may_shadow_a_model_attribute():
+    class A(Callback):
+        pass
+
+    learn = synth_learner().add_cb(A())
+    assert isinstance(learn.a, A) and isinstance(learn.model.a, nn.Parameter)
+    learn.remove_cb(A)
+    assert learn.a is learn.model.a
+
+
+# --------------------------------------------------------------------------------- metrics=
+def test_metrics_accepts_a_single_function():
+    """fastai: ``metrics=mse`` is ``[mse]``; the recorded row gains one column."""
+    learn = synth_learner(metrics=mse)
+    assert learn.metrics == [mse]
+    with learn.no_logging():
+        learn.fit(1)
+    assert len(learn.recorder.values[-1]) == 3  # train_loss, valid_loss, mse
+    assert learn.recorder.values[-1][2] == pytest.approx(learn.recorder.values[-1][1], rel=1e-5)
+
+
+# ----------------------------------------------------------------------- add_cb / remove_cb
+def test_callback_management_is_chainable_and_keeps_insertion_order():
+    """fastai: add_cb/add_cbs/remove_cb/remove_cbs return the learner; ``cbs`` keeps the order
+    of addition (fastai lists ``[..., A, B]`` after adding A then B, whatever their ``order``)."""
+    calls = []
+
+    class A(Callback):
+        order = 10
+
+        def before_fit(self):
+            calls.append("A")
+
+    class B(Callback):
+        order = -5
+
+        def before_fit(self):
+            calls.append("B")
+
+    learn = synth_learner()
+    assert learn.add_cb(A()) is learn and learn.add_cbs([B]) is learn
+    assert [type(c).__name__ for c in learn.cbs] == ["Recorder", "ProgressCallback", "A", "B"]
+    with learn.no_logging():
+        learn.fit(1)
+    assert calls == ["B", "A"]  # run order is still by ``order``
+    assert learn.remove_cb(A) is learn and learn.remove_cbs([learn.b]) is learn
+    assert [type(c).__name__ for c in learn.cbs] == ["Recorder", "ProgressCallback"]
+
+
+# ----------------------------------------------------------------------------- empty fits
+def event_log():
+    events = []
+
+    class Events(Callback):
+        def before_fit(self):
+            events.append("before_fit")
+
+        def before_epoch(self):
+            events.append("before_epoch")
+
+        def after_fit(self):
+            events.append("after_fit")
+
+    return events, Events()
+
+
+def test_fit_zero_epochs_is_a_no_op():
+    """fastai: ``fit(0)`` fires before_fit and after_fit, trains nothing."""
+    learn = synth_learner()
+    a = learn.model.a.detach().clone()
+    events, cb = event_log()
+    with learn.no_logging():
+        learn.fit(0, cbs=cb)
+    assert events == ["before_fit", "after_fit"]
+    assert torch.equal(learn.model.a, a) and learn.train_iter == 0
+
+
+def test_fit_with_start_epoch_equal_to_n_epoch_is_a_no_op():
+    """fastai: ``fit(3, start_epoch=3)`` trains no batch (it fires three cancelled epochs;
+    we fire none: the fit's events only, see docs/fastai_compat.md)."""
+    learn = synth_learner()
+    a = learn.model.a.detach().clone()
+    events, cb = event_log()
+    with learn.no_logging():
+        learn.fit(3, start_epoch=3, cbs=cb)
+        learn.fit_one_cycle(3, start_epoch=3)
+    assert events == ["before_fit", "after_fit"]
+    assert torch.equal(learn.model.a, a) and learn.recorder.hps == {"lr": [], "mom": []}
+
+
+def test_fine_tune_without_freeze_epochs():
+    """fastai: ``fine_tune(1, freeze_epochs=0)`` runs only the unfrozen one-cycle epoch, at
+    ``slice(base_lr/2/lr_mult, base_lr/2)`` with ``div=5``: the last group starts at 1e-3/5."""
+    learn = synth_learner(n_trn=10)
+    with learn.no_logging():
+        learn.fine_tune(1, freeze_epochs=0)
+    assert learn.n_epoch == 1 and len(learn.recorder.hps["lr"]) == 10
+    assert learn.recorder.hps["lr"][0] == pytest.approx(2e-4)
+    assert all(p.requires_grad for p in learn.model.parameters())
+
+
+# ------------------------------------------------------------------------------------ load
+def test_load_without_optimizer_state_leaves_a_usable_optimizer(tmp_path):
+    """fastai: ``load`` creates the optimizer when there is none, whatever ``with_opt`` says."""
+    learn = synth_learner(path=tmp_path)
+    learn.create_opt()
+    learn.save("m")
+    other = synth_learner(path=tmp_path).load("m", with_opt=False)
+    assert isinstance(other.opt, torch.optim.Optimizer) and not other.opt.state
+    assert torch.equal(other.model.a, learn.model.a)
+    with other.no_logging():
+        other.fit(1, lr=1e-2)  # and it trains
+    assert not torch.equal(other.model.a, learn.model.a)
+
+
+# ---------------------------------------------------------------------------------- no_bar
+def test_no_bar_takes_the_progress_callback_out_for_the_block():
+    learn = synth_learner()
+    with learn.no_bar() as same:
+        assert same is learn and not any(isinstance(c, ProgressCallback) for c in learn.cbs)
+        assert not hasattr(learn, "progress")
+    assert isinstance(learn.progress, ProgressCallback) and learn.progress.learn is learn
+    assert [type(c) for c in learn.cbs] == [Recorder, ProgressCallback]
+
+
+def test_learner_with_plain_model_and_single_metric_trains():
+    """The fastai port idiom: ``Learner(dls, model, loss_func=..., metrics=f)``."""
+    learn = Learner(synth_dbunch(), RegModel(), loss_func=nn.MSELoss(), metrics=mse)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)
+    assert len(learn.recorder.values) == 1
