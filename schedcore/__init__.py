@@ -9,6 +9,7 @@ Pure numpy; never imports torch.
 
 from .annealers import (
     Annealer,
+    FuncSchedule,
     SchedCos,
     SchedExp,
     SchedLin,
@@ -17,8 +18,10 @@ from .annealers import (
     Schedule,
     annealer,
     as_positions,
+    as_schedule,
     group_values,
 )
+from .callables import evaluate_callable
 from .combine import CombinedSchedule, combine_scheds, combined_cos
 from .curves import CURVE_FORMAT, LossCurve, curve_from_dict, load_curve, save_curve
 from .plot import plot_lr_find, plot_schedules
@@ -50,6 +53,9 @@ __all__ = [
     "SchedPoly",
     "Schedule",
     "annealer",
+    "FuncSchedule",
+    "as_schedule",
+    "evaluate_callable",
     "as_positions",
     "group_values",
     "CombinedSchedule",

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._io import to_numpy
+from .callables import evaluate_callable
 
 __all__ = [
     "Schedule",
@@ -35,6 +36,8 @@ __all__ = [
     "SchedExp",
     "SchedPoly",
     "annealer",
+    "FuncSchedule",
+    "as_schedule",
     "as_positions",
     "group_values",
 ]
@@ -339,11 +342,8 @@ class _Custom(Annealer):
         return (self.factory, (self.start, self.end))
 
     def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
-        s, e = self.start, self.end
-        if self.n_groups is not None:
-            p = p[..., None]
-        v = np.asarray(self.func(s, e, p), dtype=np.float64)
-        return _into(out, np.broadcast_to(v, np.broadcast_shapes(v.shape, p.shape)).copy())
+        # one vectorised call, or one call per position for scalar-only bodies (see schedcore.callables)
+        return _into(out, evaluate_callable(functools.partial(self.func, self.start, self.end), p, self.n_groups))
 
     def __repr__(self) -> str:
         return f"{getattr(self.func, '__name__', 'annealer')}({self._args()})"
@@ -352,14 +352,22 @@ class _Custom(Annealer):
 def annealer(f: Callable) -> Callable[..., Schedule]:
     """Decorator: turn ``f(start, end, pos)`` into ``f(start, end) -> Schedule``.
 
-    ``f`` is called once with the whole position array, so write it with numpy operations.
-    The resulting schedules pickle when ``f`` is a module-level function.
+    ``f`` is first called once with the whole position array (fast when written with numpy
+    operations); if that raises or gives the wrong shape -- a body written the fastai way for
+    one float, with ``math.sqrt(pos)`` or ``if pos < .5`` -- it is called once per position
+    (:func:`~schedcore.callables.evaluate_callable`). The resulting schedules pickle when ``f``
+    is a module-level function.
 
     >>> @annealer
     ... def sched_square(start, end, pos):
     ...     return start + (end - start) * pos**2
     >>> sched_square(0, 4)([0.0, 0.5, 1.0]).tolist()
     [0.0, 1.0, 4.0]
+    >>> @annealer
+    ... def sched_sqrt(start, end, pos):
+    ...     return start + (end - start) * math.sqrt(pos)
+    >>> sched_sqrt(0, 4)([0.0, 0.25, 1.0]).tolist(), sched_sqrt(0, 4)(0.25)
+    ([0.0, 2.0, 4.0], 2.0)
     """
 
     @functools.wraps(f)
@@ -367,3 +375,45 @@ def annealer(f: Callable) -> Callable[..., Schedule]:
         return _Custom(f, start, end, make)
 
     return make
+
+
+class FuncSchedule(Schedule):
+    """A plain callable ``f(pos)`` (lambda, ``def``, ``partial``, callable object) as a Schedule.
+
+    Evaluated by :func:`~schedcore.callables.evaluate_callable`: once on the whole position
+    array, or once per position when ``f`` only takes floats. Pickles when ``f`` does.
+
+    >>> f = FuncSchedule(lambda p: 1 - p)
+    >>> f([0.0, 0.25]).tolist(), f(0.5)
+    ([1.0, 0.75], 0.5)
+    """
+
+    def __init__(self, func: Callable):
+        if not callable(func):
+            raise TypeError(f"a schedule must be callable (a function of pos); got {func!r}")
+        self.func = func
+
+    def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+        return _into(out, evaluate_callable(self.func, p))
+
+    def __repr__(self) -> str:
+        return f"FuncSchedule({self.func!r})"
+
+
+def as_schedule(sched: Schedule | Callable, name: str = "schedule") -> Schedule:
+    """``sched`` itself if it is a :class:`Schedule`, else a :class:`FuncSchedule` around a callable.
+
+    Anything else is a ``TypeError`` naming ``name`` and the value.
+
+    >>> as_schedule(SchedLin(0, 1)), as_schedule(abs)
+    (SchedLin(0.0, 1.0), FuncSchedule(<built-in function abs>))
+    >>> as_schedule(0.1, "lr")
+    Traceback (most recent call last):
+    ...
+    TypeError: lr must be a schedule (a Schedule or a callable of pos); got 0.1
+    """
+    if isinstance(sched, Schedule):
+        return sched
+    if callable(sched):
+        return FuncSchedule(sched)
+    raise TypeError(f"{name} must be a schedule (a Schedule or a callable of pos); got {sched!r}")

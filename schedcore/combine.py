@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._io import to_numpy
-from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _into, _n_groups  # noqa: F401  (used by the doctests)
+from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _into, _n_groups, as_schedule  # noqa: F401  (used by the doctests)
 
 __all__ = ["CombinedSchedule", "combine_scheds", "combined_cos"]
 
@@ -46,9 +46,7 @@ class CombinedSchedule(Schedule):
         scheds = list(scheds)
         if not scheds:
             raise ValueError("scheds must not be empty")
-        for s in scheds:
-            if not isinstance(s, Schedule):
-                raise TypeError(f"every piece must be a schedcore Schedule; got {s!r}")
+        scheds = [as_schedule(s, f"scheds[{i}]") for i, s in enumerate(scheds)]  # plain callables too
         self.pcts = _check_pcts(pcts, len(scheds))
         self.scheds = scheds
         self.n_groups = _n_groups(*(np.empty(s.n_groups) for s in scheds if s.n_groups))
@@ -98,13 +96,16 @@ def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSched
     """Combine ``scheds`` so that ``scheds[i]`` runs over the fraction ``pcts[i]`` of training.
 
     ``pcts`` must be finite, ``>= 0``, as many as ``scheds``, and sum to 1 within 1e-6
-    (fastai's exact float comparison rejects ``[0.7, 0.2, 0.1]``; this does not).
+    (fastai's exact float comparison rejects ``[0.7, 0.2, 0.1]``; this does not). A piece may
+    be any callable of ``pos`` (see :class:`~schedcore.annealers.FuncSchedule`).
 
     >>> f = combine_scheds([0.5, 0.5], [SchedLin(0, 1), SchedLin(1, 0)])
     >>> f([0.0, 0.25, 0.5, 0.75, 1.0]).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     >>> combine_scheds([0.7, 0.2, 0.1], [SchedNo(1, 1)] * 3)(0.8)
     1.0
+    >>> combine_scheds([0.5, 0.5], [lambda p: 1 - p, SchedLin(0, 3)])([0.25, 0.75]).tolist()
+    [0.5, 1.5]
     """
     return CombinedSchedule(pcts, scheds)
 

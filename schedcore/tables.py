@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write, read_npz, read_text
-from .annealers import Schedule
+from .annealers import Schedule, as_schedule
 
 __all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table"]
 
@@ -105,13 +105,15 @@ def schedule_table(
 
     ``scheds`` is a dict of name -> schedule (as the policies return) or a single schedule,
     which is stored under ``"lr"``. ``start``/``stop`` select a slice of the steps (resuming).
+    A schedule may be any callable of ``pos``: it is evaluated once, on the whole position array
+    or, when it only takes floats, position by position (:mod:`schedcore.callables`).
 
     >>> from schedcore import SchedLin
     >>> t = schedule_table({"lr": SchedLin(0, 1)}, 4, start=2)
     >>> t.steps.tolist(), t["lr"].tolist()
     ([2, 3], [0.5, 0.75])
     """
-    if isinstance(scheds, Schedule):
+    if isinstance(scheds, Schedule) or (callable(scheds) and not isinstance(scheds, Mapping)):
         scheds = {"lr": scheds}
     if not isinstance(scheds, Mapping) or not scheds:
         raise ValueError(f"scheds must be a non-empty dict of name -> Schedule; got {scheds!r}")
@@ -120,9 +122,7 @@ def schedule_table(
     pos /= n_steps  # a division, so that row k is exactly f(k / n_steps)
     values = {}
     for name, sched in scheds.items():
-        if not isinstance(sched, Schedule):
-            raise TypeError(f"schedule for {name!r} must be a schedcore Schedule; got {sched!r}")
-        values[name] = sched._eval(pos, is_sorted=True)
+        values[name] = as_schedule(sched, f"the schedule for {name!r}")._eval(pos, is_sorted=True)
     return ScheduleTable(values, n_steps, start, pos)
 
 

@@ -4,11 +4,16 @@ Each test states what fastai 2.8.12 does (read from a scratch install, ``fastai.
 ``synth_learner``); the behaviour is what we match, the code and tests are ours.
 """
 
+import functools
+import math
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from torch_adapter import Callback, Learner, ProgressCallback, Recorder
+from schedcore import annealer, combine_scheds
+from torch_adapter import Callback, Learner, ParamScheduler, ProgressCallback, Recorder
 from torch_adapter.testing import RegModel, synth_dbunch, synth_learner
 
 
@@ -217,3 +222,76 @@ def test_learner_with_plain_model_and_single_metric_trains():
     with learn.no_bar(), learn.no_logging():
         learn.fit(1)
     assert len(learn.recorder.values) == 1
+
+
+# ---------------------------------------------------------- schedules given as plain functions
+def lin_down(pos):
+    return 0.1 * (1 - pos)
+
+
+class Half:
+    def __call__(self, pos):
+        return 0.05 + 0.0 * pos
+
+
+@annealer
+def sched_step(start, end, pos):
+    if pos < 0.5:  # written for one float, the fastai way
+        return start
+    return end
+
+
+# fastai: ParamScheduler({'lr': f}) over fit(2) of 2 batches records these lrs
+PLAIN = [
+    (lambda p: 0.1 * (1 - p), [0.1, 0.075, 0.05, 0.025]),
+    (lin_down, [0.1, 0.075, 0.05, 0.025]),
+    (functools.partial(lambda k, p: k * p, 0.2), [0.0, 0.05, 0.1, 0.15]),
+    (Half(), [0.05, 0.05, 0.05, 0.05]),
+    (sched_step(0.1, 0.01), [0.1, 0.1, 0.01, 0.01]),
+    (combine_scheds([0.25, 0.75], [lambda p: 0.01 + 0.09 * p, sched_step(0.1, 0.01)]), [0.01, 0.1, 0.1, 0.01]),
+]
+
+
+@pytest.mark.parametrize("sched, expected", PLAIN, ids=["lambda", "def", "partial", "object", "annealer", "combine"])
+def test_param_scheduler_takes_plain_functions(sched, expected):
+    learn = synth_learner(n_trn=2)
+    with learn.no_logging():
+        learn.fit(2, cbs=ParamScheduler({"lr": sched}))
+    assert learn.recorder.hps["lr"] == pytest.approx(expected, rel=1e-12)
+    assert learn.recorder.lrs == pytest.approx(expected, rel=1e-12)
+
+
+def test_param_scheduler_per_group_list_of_plain_functions():
+    model = nn.Sequential(nn.Linear(1, 2), nn.Linear(2, 1))
+    learn = Learner(synth_dbunch(n_train=2), model, nn.MSELoss(), splitter=lambda m: [m[0].parameters(), m[1].parameters()])
+    seen = []
+
+    class Watch(Callback):
+        order = 70  # after the scheduler
+
+        def before_batch(self):
+            if self.training:
+                seen.append([g["lr"] for g in self.opt.param_groups])
+
+    with learn.no_logging():
+        learn.fit(2, cbs=[ParamScheduler({"lr": [lin_down, sched_step(0.1, 0.01)]}), Watch()])
+    np.testing.assert_allclose(seen, [[0.1, 0.1], [0.075, 0.1], [0.05, 0.01], [0.025, 0.01]], rtol=1e-12)
+
+
+def test_param_scheduler_evaluates_a_scalar_only_function_once_per_step_at_before_fit():
+    """One table per fit: the vectorised try, then one call per step -- none while training."""
+    calls = []
+
+    def scalar_only(p):
+        calls.append(np.ndim(p))
+        return 0.1 * math.cos(p)
+
+    class Mark(Callback):
+        def before_train(self):
+            calls.append("train")
+
+    learn = synth_learner(n_trn=3)
+    with learn.no_logging():
+        learn.fit(2, cbs=[ParamScheduler({"lr": scalar_only}), Mark()])
+    assert calls == [1] + [0] * 6 + ["train", "train"]
+    assert learn.recorder.hps["lr"] == pytest.approx([0.1 * math.cos(k / 6) for k in range(6)])
