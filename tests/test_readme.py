@@ -1,5 +1,6 @@
 """The README's snippets run: every ```python block in order, in one namespace, and every
-`schedcore ...` line of its ```sh blocks (through this interpreter), in a temporary folder."""
+`schedcore ...` line of its ```sh blocks (through this interpreter and bash, pipes included),
+in a temporary folder."""
 
 import os
 import re
@@ -37,9 +38,9 @@ def test_readme_snippets_run(tmp_path, monkeypatch):
         else:
             for line in code.splitlines():
                 line = line.split("#", 1)[0].strip()
-                if line.startswith("schedcore "):
-                    cmd = [sys.executable, "-m", "schedcore", *shlex.split(line)[1:]]
-                    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+                if line.startswith("schedcore "):  # through bash, so that pipes work as shown
+                    cmd = f"set -o pipefail; {shlex.quote(sys.executable)} -m {line}"
+                    out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=os.environ.copy())
                     assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
                     ran += 1
     assert ran >= 8

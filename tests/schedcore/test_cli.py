@@ -50,7 +50,7 @@ def test_suggest_table_output(curve_file, tmp_path):
 def test_suggest_json_methods_num_it_and_plot(curve_file, tmp_path):
     path, lrs, losses = curve_file
     png = tmp_path / "plots" / "lr.png"
-    out = schedcore("suggest", path, "--methods", "valley,minimum", "--num-it", "50", "--json", "--plot", png)
+    out = schedcore("suggest", path, "--methods", "valley,minimum", "--num-it", "50", "--json", "--plot", png, "--parents")
     assert out.returncode == 0, out.stderr
     (row,) = json.loads(out.stdout)
     expected = suggest_lrs(lrs, losses, 50, (valley, minimum))
