@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from suggest_reference import ref_minimum, ref_slide, ref_steep, ref_valley
 
 from schedcore import SchedExp
 from schedcore.suggest import (
@@ -27,6 +26,8 @@ from schedcore.suggest import (
     trim_curve,
     valley,
 )
+
+from .suggest_reference import ref_minimum, ref_slide, ref_steep, ref_valley
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
 
