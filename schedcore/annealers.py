@@ -83,7 +83,11 @@ def _as_value(x: ArrayLike, name: str) -> float | np.ndarray:
         raise ValueError(f"{name} must not be empty")
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite; got {x!r}")
-    return float(a) if a.ndim == 0 else a
+    if a.ndim == 0:
+        return float(a)
+    a = a.copy()  # a schedule is a value: the caller's array may change, ours must not
+    a.flags.writeable = False
+    return a
 
 
 def _n_groups(*values: float | np.ndarray) -> int | None:
@@ -180,6 +184,15 @@ class Annealer(Schedule):
 
     Subclasses define ``_weight(p, out)``, which returns ``w(pos) / _scale`` (0 at pos 0),
     or override ``_eval``. ``p`` and ``out`` may be the same array: weights are elementwise.
+
+    Annealers are values: equal when of one type with equal fields (``start``, ``end``, and
+    ``power`` or the function; per-group arrays compared in full, and stored read-only), and
+    equal annealers hash alike.
+
+    >>> SchedLin(0, 1) == SchedLin(0.0, 1.0), SchedLin(0, 1) == SchedCos(0, 1)
+    (True, False)
+    >>> len({SchedLin(0, 1), SchedLin(0.0, 1.0)})
+    1
     """
 
     _scale = 1.0
@@ -214,10 +227,24 @@ class Annealer(Schedule):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._args()})"
 
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and repr(self) == repr(other)
+    def _fields(self) -> tuple:
+        """What defines the schedule: two annealers of one type with equal fields are equal."""
+        return (self.start, self.end)
 
-    __hash__ = object.__hash__
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        return all(_same(a, b) for a, b in zip(self._fields(), other._fields(), strict=True))
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(tuple(v.tolist()) if isinstance(v, np.ndarray) else v for v in self._fields())))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Field equality: per-group arrays compare element by element (never a float with an array)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return a == b
 
 
 class SchedNo(Annealer):
@@ -325,6 +352,9 @@ class SchedPoly(Annealer):
     def _args(self) -> str:
         return f"{super()._args()}, {self.power!r}"
 
+    def _fields(self) -> tuple:
+        return (self.start, self.end, self.power)
+
 
 class _Custom(Annealer):
     """An annealer made by :func:`annealer` from a function ``f(start, end, pos)``."""
@@ -347,6 +377,9 @@ class _Custom(Annealer):
 
     def __repr__(self) -> str:
         return f"{getattr(self.func, '__name__', 'annealer')}({self._args()})"
+
+    def _fields(self) -> tuple:
+        return (self.func, self.start, self.end)
 
 
 def annealer(f: Callable) -> Callable[..., Schedule]:

@@ -67,7 +67,7 @@ class LossCurve:
 
     >>> c = LossCurve.of([1e-3, 1e-2, 1e-1, 1.0], [3.0, 2.0, 1.0, 4.0])
     >>> len(c), c.suggest(trim=False)
-    (4, SuggestedLRs(valley=0.01))
+    (4, SuggestedLRs(valley=0.001))
     """
 
     lrs: np.ndarray

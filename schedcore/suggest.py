@@ -535,7 +535,7 @@ def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
     ``v_k / (1 - beta**(k + 1))``. A NaN raw loss makes it and every later value NaN, as in
     training (where lr_find then cuts the curve).
 
-    >>> smooth_losses([1.0, 1.0, 1.0]).tolist()
+    >>> smooth_losses([1.0, 1.0, 1.0]).round(12).tolist()
     [1.0, 1.0, 1.0]
     >>> smooth_losses([2.0, 0.0], beta=0.5).tolist()
     [2.0, 0.6666666666666666]

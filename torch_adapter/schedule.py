@@ -130,8 +130,9 @@ def fit_one_cycle(self, n_epoch: int, lr_max=None, div: float = 25.0, div_final:
     >>> from torch_adapter.testing import synth_learner
     >>> learn = synth_learner()
     >>> with learn.no_logging(): learn.fit_one_cycle(1, lr_max=1e-2)
-    >>> round(max(learn.recorder.hps["lr"]), 6), sorted(learn.recorder.hps)
-    (0.01, ['lr', 'mom'])
+    >>> lrs = learn.recorder.hps["lr"]  # 10 steps: lr_max/div at step 0, the highest at step 3 (pos 0.3)
+    >>> round(lrs[0], 6), round(max(lrs), 6), sorted(learn.recorder.hps)
+    (0.0004, 0.009891, ['lr', 'mom'])
     """
     n_groups = _n_groups(self)
     moms = (moms or self.moms) if has_hyper(self.opt, "mom") else None

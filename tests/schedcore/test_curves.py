@@ -44,7 +44,7 @@ def test_round_trip_minimal(tmp_path, fmt):
     assert c.lrs.tolist() == [1e-3, 1e-2] and c.raw_losses is None and c.num_it is None and c.settings == {}
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(deadline=None)
 @given(
     st.lists(st.tuples(st.floats(1e-12, 1e3), st.floats(allow_nan=True, allow_infinity=True)), min_size=1, max_size=30),
     st.sampled_from(FORMATS),

@@ -29,7 +29,7 @@ from schedcore.suggest import (
 
 from .suggest_reference import ref_minimum, ref_slide, ref_steep, ref_valley
 
-FAST = settings(max_examples=40, deadline=None, derandomize=True)
+FAST = settings(deadline=None)  # examples and seed: the profile (conftest.py)
 
 
 REFS = {valley: ref_valley, slide: ref_slide, minimum: ref_minimum, steep: ref_steep}

@@ -206,7 +206,7 @@ def test_row_k_is_f_of_k_over_n():
         assert got["mom"][k, 0] == scheds["mom"](k / n)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(
     total_steps=st.integers(1, 300),
     lr_max=st.floats(1e-6, 10.0),
