@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -37,16 +38,42 @@ def test_fit_one_cycle_lowers_loss_and_records_hps():
     test_close(moms, [combined_cos(0.25, 0.95, 0.85, 0.95)(i / 20) for i in range(20)])
 
 
+def _cos(a, b, t):
+    return a + (b - a) * (1 - np.cos(np.pi * t)) / 2
+
+
+def _plotted(fig):
+    """{y label: (x, y)} of the one line in each axes of a plot_sched figure."""
+    return {ax.get_ylabel(): tuple(map(np.asarray, ax.lines[0].get_data())) for ax in fig.axes}
+
+
 def test_fit_one_cycle_and_plot_sched():
     learn = synth_learner()
     learn.fit_one_cycle(2)
-    learn.recorder.plot_sched()
+    n = 2 * len(learn.dls.train)
+    p, lr = np.arange(n) / n, learn.lr  # step k of n is at k/n; defaults div=25, div_final=1e5
+    warm, anneal = p < 0.25, (p - 0.25) / 0.75
+    lrs = np.where(warm, _cos(lr / 25, lr, p / 0.25), _cos(lr, lr / 1e5, anneal))
+    moms = np.where(warm, _cos(0.95, 0.85, p / 0.25), _cos(0.85, 0.95, anneal))
+    plotted = _plotted(learn.recorder.plot_sched())
+    assert list(plotted) == ["lr", "mom"]
+    for key, expected in (("lr", lrs), ("mom", moms)):
+        x, y = plotted[key]
+        np.testing.assert_array_equal(x, np.arange(n))
+        np.testing.assert_allclose(y, expected, rtol=1e-6)
+        np.testing.assert_allclose(learn.recorder.hps[key], expected, rtol=1e-6)
 
 
 def test_fit_flat_cos_and_plot_sched():
     learn = synth_learner()
     learn.fit_flat_cos(2)
-    learn.recorder.plot_sched()
+    n = 2 * len(learn.dls.train)
+    p, lr = np.arange(n) / n, learn.lr  # flat until pct_start=0.75, then a cosine to lr/1e5
+    lrs = np.where(p < 0.75, lr, _cos(lr, lr / 1e5, (p - 0.75) / 0.25))
+    plotted = _plotted(learn.recorder.plot_sched())
+    assert list(plotted) == ["lr"]  # flat_cos schedules no momentum
+    np.testing.assert_array_equal(plotted["lr"][0], np.arange(n))
+    np.testing.assert_allclose(plotted["lr"][1], lrs, rtol=1e-6)
 
 
 def test_fit_sgdr_and_fine_tune():
