@@ -87,12 +87,26 @@ def test_vector_equals_scalar_and_shape(f, p):
     np.testing.assert_array_equal(f(grid).ravel(), vec)
 
 
+def formula(f, p):
+    """The design.md formula of a built-in annealer, written out with numpy."""
+    s, e = f.start, f.end
+    return {
+        SchedNo: lambda: np.full_like(p, s),
+        SchedLin: lambda: s + p * (e - s),
+        SchedCos: lambda: s + (1 + np.cos(np.pi * (1 - p))) * (e - s) / 2,
+        SchedExp: lambda: s * (e / s) ** p,
+        SchedPoly: lambda: s + (e - s) * p ** getattr(f, "power", 1.0),
+    }[type(f)]()
+
+
 @FAST
 @given(annealers(), positions)
 def test_pickle_round_trip(f, p):
+    """An unpickled annealer equals the original and still follows its formula."""
     g = pickle.loads(pickle.dumps(f))
-    np.testing.assert_array_equal(g(p), f(p))
-    assert repr(g) == repr(f)
+    assert type(g) is type(f) and g == f and repr(g) == repr(f)
+    scale = max(1.0, abs(f.start), abs(f.end))
+    np.testing.assert_allclose(g(p), formula(f, p), rtol=1e-9, atol=1e-12 * scale)
 
 
 @FAST
@@ -226,3 +240,9 @@ def test_policies_and_custom_annealers_pickle(lr, pct, p):
         g = pickle.loads(pickle.dumps(f))
         np.testing.assert_array_equal(g(p), f(p))
         assert repr(g) == repr(f)
+    # ... and the unpickled ones still hold their documented values
+    one, sq = pickle.loads(pickle.dumps(scheds[0])), pickle.loads(pickle.dumps(scheds[-2]))
+    assert math.isclose(one(0.0), lr / 25, rel_tol=1e-12) and math.isclose(one(pct), lr, rel_tol=1e-12)
+    np.testing.assert_allclose(sq(p), lr * (1 - p**2), rtol=1e-12, atol=1e-15 * lr)
+    restarts = pickle.loads(pickle.dumps(scheds[3]))  # sgdr(3, 1, lr): cycles start at 0, 1/7, 3/7
+    np.testing.assert_allclose(restarts([0.0, 1 / 7, 3 / 7]), lr, rtol=1e-12)

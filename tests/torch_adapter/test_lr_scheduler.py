@@ -67,7 +67,11 @@ def test_normal_loop_gives_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sched = TableScheduler.one_cycle(opt, 5, 1e-2)
-        run(opt, sched, 5)  # the 5th step() (after the last optimizer step) is part of the loop
+        lrs = run(opt, sched, 5)["lr"]  # the 5th step() (after the last optimizer step) is part of the loop
+    p = np.arange(5) / 5  # one-cycle with the defaults: cosine 1e-2/25 -> 1e-2 by 0.25, then -> 1e-7
+    cos = lambda a, b, t: a + (b - a) * (1 - np.cos(np.pi * t)) / 2  # noqa: E731
+    expected = np.where(p < 0.25, cos(4e-4, 1e-2, p / 0.25), cos(1e-2, 1e-7, (p - 0.25) / 0.75))
+    np.testing.assert_allclose(lrs.reshape(5), expected, rtol=1e-6)
 
 
 def test_torch_call_order_warning_is_kept():
