@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup test demo bench lint clean mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,16 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/bench_schedules.py
 
+# Mutation testing of schedcore with mutmut (the `mutation` extra). Not part of `make test` or CI:
+# heavy (see the README's Tests section for run times). Each mutant runs only the tests of
+# tests/schedcore and schedcore's doctests that call the mutated function; MUTANTS narrows the
+# run to some files or functions, e.g.  make mutation MUTANTS='schedcore.policies.*'
+MUTANTS ?= 'schedcore.*'
+JOBS    ?= 2
+mutation: setup
+	$(PIP) install --quiet -e ".[mutation]"
+	nice -n 10 $(VENV)/bin/mutmut run --max-children $(JOBS) $(MUTANTS)
+	$(PY) tools/mutation_score.py --survivors
+
 clean:
-	rm -rf $(VENV) demo_out build *.egg-info
+	rm -rf $(VENV) demo_out build *.egg-info mutants
