@@ -9,11 +9,45 @@ The environment variable ``HYPOTHESIS_PROFILE`` picks the profile:
 
 Property tests state only what differs from the profile (``deadline=None``), never
 ``max_examples`` or ``derandomize``, so the profile decides how hard they look.
+
+Without matplotlib (the plot extra) the tests that plot are skipped; without torch (the torch
+extra) torch_adapter and its tests are not collected.
 """
 
+import importlib.util
 import os
 
+import pytest
+
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+HAS_MATPLOTLIB = _installed("matplotlib")
+HAS_TORCH = _installed("torch") and _installed("tqdm")
+# doctests that draw (tests that do are marked @pytest.mark.requires_matplotlib)
+MATPLOTLIB_DOCTESTS = ("schedcore.plot", "torch_adapter.recorder.Recorder.plot_")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires_matplotlib: skipped when matplotlib (the plot extra) is missing")
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_MATPLOTLIB:
+        return
+    skip = pytest.mark.skip(reason='needs matplotlib: pip install "schedcore[plot]"')
+    for item in items:
+        is_plot_doctest = type(item).__name__ == "DoctestItem" and item.name.startswith(MATPLOTLIB_DOCTESTS)
+        if is_plot_doctest or item.get_closest_marker("requires_matplotlib"):
+            item.add_marker(skip)
+
 
 try:
     from hypothesis import settings
@@ -30,3 +64,5 @@ else:
 # Scripts that test_distributed.py launches in worker processes: not test modules, and they
 # need torchrun's environment to import.
 collect_ignore_glob = ["tests/torch_adapter/ddp_*.py"]
+if not HAS_TORCH:
+    collect_ignore_glob += ["torch_adapter/*", "tests/torch_adapter/*"]

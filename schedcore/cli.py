@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except FileNotFoundError as e:
         _fail(f"{e.filename or ''}: no such file" if e.filename else str(e))
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, ImportError) as e:  # ImportError: no matplotlib for --plot / plot
         _fail(str(e))
     return 1
 

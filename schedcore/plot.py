@@ -1,7 +1,8 @@
 """matplotlib figures: an LR-range-test curve with its suggestions, and schedules.
 
-matplotlib is imported inside the functions (it is an optional dependency), with the ``Agg``
-backend when there is no display. Every function returns the ``Figure`` (fastai's
+matplotlib is imported inside the functions (it is an optional dependency, the ``plot`` extra),
+with the ``Agg`` backend when there is no display; without it they raise an ``ImportError`` that
+says ``pip install "schedcore[plot]"``. Every function returns the ``Figure`` (fastai's
 ``return_fig`` returns nothing); :func:`save_figure` writes one atomically.
 
 >>> fig = plot_lr_find([1e-4, 1e-3, 1e-2, 1e-1], [2.0, 1.0, 0.5, 3.0], {"valley": 1e-3}, skip_end=0)
@@ -22,12 +23,23 @@ import numpy as np
 
 from ._io import atomic_write, to_numpy
 
-__all__ = ["plot_lr_find", "plot_schedules", "save_figure", "close"]
+__all__ = ["plot_lr_find", "plot_schedules", "save_figure", "close", "pyplot", "PLOT_INSTALL_HINT"]
+
+PLOT_INSTALL_HINT = 'plotting needs matplotlib, an optional dependency: pip install "schedcore[plot]"'
 
 
-def _pyplot():
-    """Import pyplot, choosing the Agg backend first when there is no display to show on."""
-    import matplotlib
+def pyplot():
+    """``matplotlib.pyplot``, with the Agg backend chosen first when there is no display to show on.
+
+    Without matplotlib it raises ``ImportError`` saying ``pip install "schedcore[plot]"``.
+
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError(PLOT_INSTALL_HINT, name="matplotlib") from e
 
     headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if headless and "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
@@ -58,7 +70,7 @@ def plot_lr_find(lrs, losses, suggestions: Mapping | tuple | None = None, skip_e
         raise ValueError(f"lrs of shape {x.shape} and losses of shape {y.shape} do not describe curves")
     keep = slice(None, -skip_end if skip_end else None)
     x, y = x[..., keep], np.where(np.isinf(y[..., keep]), np.nan, y[..., keep])
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots()
     ax.plot(np.broadcast_to(x, y.shape).T, y.T)
     ax.set(xscale="log", xlabel="Learning Rate", ylabel="Loss", title=title)
@@ -117,7 +129,7 @@ def plot_schedules(scheds_or_table: Any, n_steps: int = 1000, title: str | None 
         table = table[0]
     if not isinstance(table, ScheduleTable):
         table = schedule_table(table, n_steps)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(table), 1, sharex=True, squeeze=False, figsize=(6.4, 2.4 * len(table)))
     for ax, (name, values) in zip(axes[:, 0], table.items(), strict=True):
         lines = ax.plot(table.steps, values)
@@ -152,4 +164,4 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
 
 def close(fig) -> None:
     """Close ``fig`` in pyplot (frees its memory once it is saved or shown)."""
-    _pyplot().close(fig)
+    pyplot().close(fig)

@@ -5,7 +5,20 @@
 >>> with learn.no_logging(): learn.fit_one_cycle(1)
 >>> len(learn.recorder.hps["lr"])
 10
+
+It needs PyTorch (and tqdm): ``pip install "schedcore[torch]"``; without them importing it raises
+an ``ImportError`` that says so.
 """
+
+try:
+    import torch as _torch  # noqa: F401
+    import tqdm as _tqdm  # noqa: F401
+except ImportError as _missing:
+    raise ImportError(
+        f"torch_adapter needs PyTorch and tqdm ({_missing.name} is missing): "
+        'pip install "schedcore[torch]" (install torch first from the wheel for your platform)',
+        name=_missing.name,
+    ) from _missing
 
 from .callback import (
     BATCH_EVENTS,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from schedcore import save_curve
+from schedcore.plot import pyplot
 
 from .callback import Callback
 
@@ -151,7 +152,7 @@ class Recorder(Callback):
         >>> len(learn.recorder.plot_loss().axes[0].lines)
         2
         """
-        import matplotlib.pyplot as plt
+        plt = pyplot()  # ImportError saying pip install "schedcore[plot]" without matplotlib
 
         fig, ax = plt.subplots()
         ax.plot(range(skip_start, len(self.losses)), self.losses[skip_start:], label="train")
@@ -171,7 +172,7 @@ class Recorder(Callback):
         >>> [ax.get_ylabel() for ax in learn.recorder.plot_sched().axes]
         ['lr', 'mom']
         """
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         keys = list(self.hps) if keys is None else keys
         if not keys:

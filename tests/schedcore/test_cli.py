@@ -47,6 +47,7 @@ def test_suggest_table_output(curve_file, tmp_path):
     assert bad.split()[2:6] == ["-"] * 4 and "never decreases" in bad
 
 
+@pytest.mark.requires_matplotlib
 def test_suggest_json_methods_num_it_and_plot(curve_file, tmp_path):
     path, lrs, losses = curve_file
     png = tmp_path / "plots" / "lr.png"
@@ -58,6 +59,7 @@ def test_suggest_json_methods_num_it_and_plot(curve_file, tmp_path):
     assert row["plot"] == str(png) and png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.requires_matplotlib
 def test_suggest_several_plots_and_foreign_file(curve_file, tmp_path):
     path, lrs, losses = curve_file
     history = tmp_path / "history.json"
@@ -69,6 +71,7 @@ def test_suggest_several_plots_and_foreign_file(curve_file, tmp_path):
     assert a["suggestions"] == b["suggestions"]
 
 
+@pytest.mark.requires_matplotlib
 def test_table_and_plot_policies(tmp_path):
     out = schedcore("table", "one_cycle", "--steps", 200, "--lr-max", "1e-3", "--pct-start", "0.3", "-o", tmp_path / "t.npz")
     assert out.returncode == 0, out.stderr
@@ -98,7 +101,8 @@ def test_table_and_plot_policies(tmp_path):
         (["table", "one_cycle", "--steps", 10, "--lr-max", 1, "--bogus", 1, "-o", "t.npz"], "--bogus"),
         (["table", "one_cycle", "--steps", 10, "--lr-max", 1, "-o", "t.txt"], ".npz or .csv"),
         (["table", "no_such_policy", "--steps", 10], "no_such_policy"),
-        (["plot", "one_cycle", "--steps", 10, "--lr-max", 1, "-o", "t.nope"], "unknown figure format"),
+        pytest.param(["plot", "one_cycle", "--steps", 10, "--lr-max", 1, "-o", "t.nope"], "unknown figure format",
+                     marks=pytest.mark.requires_matplotlib),  # fmt: skip
         ([], "required"),
     ],
 )

@@ -1,7 +1,6 @@
 """The ``schedcore`` command as a Unix tool, always through a subprocess: --version, step counts,
 ``plot FILE``, ``-o -``, closed pipes, missing output folders, plain help text."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -25,7 +24,7 @@ from schedcore import (
 )
 from schedcore.policies import POLICIES
 
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
+needs_matplotlib = pytest.mark.requires_matplotlib
 
 
 def schedcore_cli(*args, cwd=None, env=None):

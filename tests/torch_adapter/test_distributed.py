@@ -105,6 +105,7 @@ def _ok(ranks: list[Rank]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def fit_run(tmp_path_factory):
+    pytest.importorskip("matplotlib")  # the worker plots on rank 0
     ranks = launch("fit", tmp_path_factory.mktemp("ddp_fit"))
     return ranks, _ok(ranks)
 
@@ -182,6 +183,7 @@ def test_save_on_rank0_load_on_both_into_plain_model(valid_run):
 
 
 # ------------------------------------------------------------------------------ lr_find
+@pytest.mark.requires_matplotlib
 def test_lr_find_ranks_agree_on_stop_restore_and_suggestion(tmp_path):
     r0, r1 = _ok(launch("lr_find", tmp_path))
     assert r0["n_lrs"] == r1["n_lrs"] < 80  # rank 1 diverged: both stopped, at the same batch

@@ -10,14 +10,11 @@ import threading
 import warnings
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-
-matplotlib.use("Agg")
 
 from schedcore import SchedExp, SchedLin, load_curve, minimum, slide, steep, suggest_lrs, valley  # noqa: E402
 from schedcore.suggest import SuggestionWarning  # noqa: E402
@@ -272,6 +269,7 @@ def test_failing_user_method_gives_nan_not_an_exception():
     assert np.isfinite(s.valley) and np.isnan(s.broken)
 
 
+@pytest.mark.requires_matplotlib
 def test_suggestions_are_suggest_lrs_on_the_recorded_curve_and_plot():
     learn = synth_learner()
     s = learn.lr_find(suggest_funcs=(valley, slide, minimum, steep))

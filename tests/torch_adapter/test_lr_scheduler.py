@@ -640,6 +640,7 @@ def test_equals_what_learner_fit_records(policy):
     assert got["lr"][-1].tolist() == [g["lr"] for g in learn.opt.param_groups]  # every group's last lr
 
 
+@pytest.mark.requires_matplotlib
 def test_fastai_port_example_runs(capsys):
     """examples/fastai_port.py: fastai's schedule examples with only the imports changed."""
     import runpy

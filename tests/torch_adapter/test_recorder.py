@@ -3,17 +3,12 @@
 import io
 import sys
 
-import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from schedcore import load_curve  # noqa: E402
-from torch_adapter import Callback  # noqa: E402
-from torch_adapter.testing import synth_learner  # noqa: E402
+from schedcore import load_curve
+from torch_adapter import Callback
+from torch_adapter.testing import synth_learner
 
 
 def fitted(**kwargs):
@@ -23,7 +18,10 @@ def fitted(**kwargs):
     return learn
 
 
+@pytest.mark.requires_matplotlib
 def test_plots_return_figures():
+    import matplotlib.pyplot as plt
+
     learn = fitted()
     fig = learn.recorder.plot_sched()
     assert [ax.get_ylabel() for ax in fig.axes] == ["lr", "mom"]

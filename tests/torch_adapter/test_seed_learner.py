@@ -6,14 +6,12 @@ Each test body is the seed's example with only the imports changed.
 import tempfile
 from pathlib import Path
 
-import matplotlib
 import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-from schedcore import SchedCos, SchedLin, combined_cos  # noqa: E402
-from torch_adapter import ParamScheduler  # noqa: E402
-from torch_adapter.testing import synth_learner, test_close, test_eq  # noqa: E402
+from schedcore import SchedCos, SchedLin, combined_cos
+from torch_adapter import ParamScheduler
+from torch_adapter.testing import synth_learner, test_close, test_eq
 
 
 def test_param_scheduler_lin():
@@ -47,6 +45,7 @@ def _plotted(fig):
     return {ax.get_ylabel(): tuple(map(np.asarray, ax.lines[0].get_data())) for ax in fig.axes}
 
 
+@pytest.mark.requires_matplotlib
 def test_fit_one_cycle_and_plot_sched():
     learn = synth_learner()
     learn.fit_one_cycle(2)
@@ -64,6 +63,7 @@ def test_fit_one_cycle_and_plot_sched():
         np.testing.assert_allclose(learn.recorder.hps[key], expected, rtol=1e-6)
 
 
+@pytest.mark.requires_matplotlib
 def test_fit_flat_cos_and_plot_sched():
     learn = synth_learner()
     learn.fit_flat_cos(2)
@@ -76,6 +76,7 @@ def test_fit_flat_cos_and_plot_sched():
     np.testing.assert_allclose(plotted["lr"][1], lrs, rtol=1e-6)
 
 
+@pytest.mark.requires_matplotlib
 def test_fit_sgdr_and_fine_tune():
     learn = synth_learner()
     with learn.no_logging():
