@@ -62,7 +62,8 @@ class CancelFitException(Exception):
 
 _STAGES = ("fit", "epoch", "train", "validate", "batch", "backward", "step")
 #: Every event a callback may handle. ``finally_fit`` is ours, not fastai's: it fires last in
-#: every fit, also when the fit raises (an error, a KeyboardInterrupt), for restoring state.
+#: every fit, also when the fit raises (an error, a KeyboardInterrupt), for restoring state; it
+#: reaches every callback even when an earlier one raises in it (the first error is re-raised).
 EVENTS = tuple(f"{w}_{s}" for s in _STAGES for w in ("before", "after", "after_cancel")) + (
     "after_pred",
     "after_loss",

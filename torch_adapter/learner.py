@@ -141,7 +141,7 @@ class Learner:
             try:
                 self._with_events(self._do_fit, "fit", CancelFitException)
             finally:
-                self("finally_fit")
+                self._finally_fit()
 
     def _do_fit(self) -> None:
         for epoch in range(self.start_epoch, self.n_epoch):
@@ -206,6 +206,21 @@ class Learner:
         """
         for handler in self._handlers[self.training].get(event, ()):
             handler()
+
+    def _finally_fit(self) -> None:
+        """Fire ``finally_fit`` on every callback even when one raises (so that, e.g., the LR finder
+        restores the model whatever an earlier callback does); then re-raise the first error,
+        with the later ones noted on it."""
+        errors: list[BaseException] = []
+        for handler in self._handlers[self.training].get("finally_fit", ()):
+            try:
+                handler()
+            except BaseException as e:  # noqa: BLE001 - every cleanup runs; the first error is re-raised below
+                errors.append(e)
+        if errors:
+            for later in errors[1:]:
+                errors[0].add_note(f"also raised in finally_fit: {type(later).__name__}: {later}")
+            raise errors[0]
 
     def _split(self, batch) -> None:
         """``xb, yb = batch[:n_inp], batch[n_inp:]``, moved to the model's device."""

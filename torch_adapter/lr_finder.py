@@ -3,9 +3,12 @@
 The finder trains with learning rates growing from ``start_lr`` to ``end_lr`` over ``num_it``
 batches (schedcore's :func:`~schedcore.lr_range` table), records the smoothed losses, and stops
 early on divergence. Before the first batch it snapshots, in memory, the model's parameters and
-buffers, the optimizer's state and hyper-parameters, the torch RNG states and the gradients;
-it restores all of them when the fit ends -- normally, by divergence, or by an exception or a
-KeyboardInterrupt. No file is written, so parallel runs cannot clobber each other.
+buffers (non-persistent ones too), the optimizer's state and hyper-parameters, the torch RNG
+states, the gradients and the train/eval modes; it restores all of them when the fit ends --
+normally, by divergence, or by an exception or a KeyboardInterrupt, also when another callback's
+cleanup raises (the Learner fires ``finally_fit`` on every callback) and when a second Ctrl-C
+arrives during the restore (deferred until it is complete, then raised). No file is written, so
+parallel runs cannot clobber each other.
 
 >>> from torch_adapter.testing import synth_learner
 >>> learn = synth_learner()
@@ -20,8 +23,11 @@ from __future__ import annotations
 import copy
 import math
 import os
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +69,10 @@ def diverged(loss: float, best: float, first: float) -> bool:
 class TrainingState:
     """In-memory copy of what training changes: weights, buffers, optimizer, RNG, grads, modes.
 
+    Every buffer is kept, also the non-persistent ones that ``state_dict()`` leaves out.
+    :meth:`restore` puts everything back and cannot be left half done by a Ctrl-C: a
+    KeyboardInterrupt arriving meanwhile is deferred and raised once the restore is complete.
+
     >>> from torch_adapter.testing import synth_learner
     >>> learn = synth_learner(); learn.create_opt()
     >>> state = TrainingState(learn.model, learn.opt)
@@ -74,6 +84,7 @@ class TrainingState:
     def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer):
         self.model_ref, self.opt_ref = model, opt
         self.model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.buffers = {k: v.detach().clone() for k, v in model.named_buffers()}  # non-persistent ones too
         self.opt = copy.deepcopy(opt.state_dict())
         self.grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
         self.modes = [m.training for m in model.modules()]
@@ -81,10 +92,30 @@ class TrainingState:
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
 
     def restore(self) -> None:
-        """Put everything back (in place: parameters stay the same tensor objects)."""
+        """Put everything back (in place: parameters and buffers stay the same tensor objects).
+
+        A KeyboardInterrupt (Ctrl-C) during the restore does not stop it: the SIGINT handler is
+        deferred meanwhile (main thread), one raised anyway makes the restore start over (it is
+        idempotent), and the interrupt is raised when everything is back.
+        """
+        interrupt: BaseException | None = None
+        with _sigint_deferred() as deferred:
+            for _ in range(3):
+                try:
+                    self._restore()
+                    break
+                except KeyboardInterrupt as e:
+                    interrupt = interrupt or e
+        if interrupt is not None:
+            raise interrupt
+        deferred.deliver()
+
+    def _restore(self) -> None:
         model, opt = self.model_ref, self.opt_ref
         with torch.no_grad():
             model.load_state_dict(self.model)
+            for name, saved in self.buffers.items():
+                _put_buffer(model, name, saved)
         opt.load_state_dict(copy.deepcopy(self.opt))
         for p, g in zip(model.parameters(), self.grads, strict=True):
             p.grad = None if g is None else g.clone()
@@ -93,6 +124,52 @@ class TrainingState:
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
+
+
+def _put_buffer(model: torch.nn.Module, name: str, saved: torch.Tensor) -> None:
+    """Copy ``saved`` into buffer ``name`` in place, or put a copy back if it was replaced by another shape."""
+    owner, _, attr = name.rpartition(".")
+    module = model.get_submodule(owner)
+    now = getattr(module, attr, None)
+    if isinstance(now, torch.Tensor) and now.shape == saved.shape and now.dtype == saved.dtype:
+        now.copy_(saved)
+    else:
+        setattr(module, attr, saved.clone())
+
+
+class _Deferred:
+    """What :func:`_sigint_deferred` saw: whether a SIGINT came, and the handler to hand it to."""
+
+    def __init__(self):
+        self.received, self.handler = False, None
+
+    def deliver(self) -> None:
+        """Hand a deferred SIGINT on: a KeyboardInterrupt for Python's default handler."""
+        if not self.received:
+            return
+        self.received = False
+        if self.handler is signal.default_int_handler:
+            raise KeyboardInterrupt
+        if self.handler not in (signal.SIG_IGN, None):
+            signal.raise_signal(signal.SIGINT)  # the user's own handler (or the default action) gets it
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[_Deferred]:
+    """Within the block a SIGINT is noted, not acted on (main thread only: others never get signals)."""
+    state = _Deferred()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield state  # no Python-level handler to stand in for (set from C): leave it alone
+        return
+
+    def note(signum, frame):
+        state.received = True
+
+    state.handler = signal.signal(signal.SIGINT, note)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, state.handler)
 
 
 class LRFinder(ParamScheduler):
@@ -165,9 +242,9 @@ class LRFinder(ParamScheduler):
         raise CancelValidException()
 
     def finally_fit(self) -> None:
-        if self.state is not None:
-            self.state.restore()
-            self.state = None
+        state, self.state = self.state, None
+        if state is not None:
+            state.restore()
 
 
 def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, show_plot: bool = True,
@@ -196,8 +273,11 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
     keep = {"lr": get_hyper(self.opt, "lr")}  # so that fit() changes no hyper-parameter before the snapshot
     if has_hyper(self.opt, "wd"):
         keep["wd"] = get_hyper(self.opt, "wd")
-    with self.no_logging():
-        self.fit(math.ceil(num_it / len(self.dls.train)), cbs=finder, **keep)
+    try:
+        with self.no_logging():
+            self.fit(math.ceil(num_it / len(self.dls.train)), cbs=finder, **keep)
+    finally:
+        finder.finally_fit()  # a no-op when the fit's own finally_fit restored (it always should)
     rec = self.recorder
     suggestions = _suggest(rec.lrs, rec.losses, num_it, suggest_funcs)
     if save_to is not None:

@@ -3,6 +3,8 @@
 import copy
 import functools
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from torch.utils.data import DataLoader
 from schedcore import SchedExp, SchedLin, load_curve, minimum, slide, steep, suggest_lrs, valley  # noqa: E402
 from schedcore.suggest import SuggestionWarning  # noqa: E402
 from torch_adapter import Callback, DataLoaders, Learner, LRFinder, diverged  # noqa: E402
+from torch_adapter.lr_finder import TrainingState  # noqa: E402
 from torch_adapter.testing import L, range_of, synth_dbunch, synth_learner, test_eq  # noqa: E402
 
 
@@ -308,3 +311,163 @@ def test_lr_finder_without_validation_or_recorder():
     learn.remove_cb(learn.recorder)
     with pytest.raises(ValueError, match="needs the Learner's Recorder"), learn.no_logging():
         learn.fit(2, cbs=LRFinder(num_it=12))
+
+
+# ------------------------------------------------------------- restore on every exit path (issue 11)
+class RaiseIn(Callback):
+    """Raises ``exc`` in ``event``; ordered before the finder (60), so its handler runs first."""
+
+    order = 10
+
+    def __init__(self, event, exc):
+        self.event, self.exc = event, exc
+        setattr(self, event, self._raise)
+
+    def _raise(self):
+        raise self.exc
+
+
+def full_state(learn):
+    model, opt, modes = state_of(learn)
+    grads = [None if p.grad is None else p.grad.clone() for p in learn.model.parameters()]
+    return model, opt, modes, grads, torch.get_rng_state()
+
+
+def assert_fully_restored(learn, before):
+    model, opt, modes, grads, rng = before
+    now = learn.model.state_dict()
+    assert now.keys() == model.keys()
+    for k, v in model.items():
+        assert torch.equal(now[k], v), k
+    opt_now = learn.opt.state_dict()
+    assert opt_now["param_groups"] == opt["param_groups"]
+    assert opt_now["state"].keys() == opt["state"].keys()
+    for i, s in opt["state"].items():
+        for k, v in s.items():
+            assert torch.equal(torch.as_tensor(opt_now["state"][i][k]), torch.as_tensor(v)), (i, k)
+    assert [m.training for m in learn.model.modules()] == modes
+    for p, g in zip(learn.model.parameters(), grads, strict=True):
+        assert (p.grad is None and g is None) or torch.equal(p.grad, g)
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def grads_learner():
+    learn = bn_learner()
+    learn.loss_func(
+        learn.model(torch.randn(4, 1)), torch.randn(4, 1)
+    ).backward()  # grads the finder must put back
+    return learn
+
+
+@pytest.mark.parametrize("event", ["finally_fit", "after_fit", "after_cancel_fit"])
+@pytest.mark.parametrize("fit_error", [None, KeyboardInterrupt, RuntimeError])
+def test_restored_when_an_earlier_callback_fails_in_cleanup(event, fit_error):
+    """A callback ordered before the finder raises in a cleanup event: everything is restored all the
+    same and the callback's error comes out (today: a raise in finally_fit skips the restore)."""
+    learn = grads_learner()
+    before = full_state(learn)
+    learn.add_cb(RaiseIn(event, ValueError(f"cleanup failed in {event}")))
+    if fit_error is not None:
+        learn.add_cb(RaiseAt(8, fit_error("during the fit")))
+    fires = fit_error is None or event == "finally_fit"  # an error (not a cancel) skips after_(cancel_)fit
+    expected, match = (ValueError, f"cleanup failed in {event}") if fires else (fit_error, "during the fit")
+    with pytest.raises(expected, match=match):
+        learn.lr_find(show_plot=False, end_lr=1e3)
+    assert_fully_restored(learn, before)
+    assert not any(isinstance(cb, LRFinder) for cb in learn.cbs)
+
+
+def test_later_finally_fit_handlers_all_run_and_the_first_error_comes_out():
+    ran = []
+
+    class Log(Callback):
+        order = 99
+
+        def finally_fit(self):
+            ran.append("late")
+
+    learn = synth_learner()
+    learn.add_cbs(
+        [RaiseIn("finally_fit", ValueError("first")), RaiseIn("finally_fit", TypeError("second")), Log()]
+    )
+    with pytest.raises(ValueError, match="first") as info, learn.no_logging():
+        learn.fit(1)
+    assert ran == ["late"]
+    assert "TypeError: second" in "".join(getattr(info.value, "__notes__", []))
+
+
+def _interrupt_during_restore(learn, how):
+    """A load_state_dict post hook (fired inside the finder's restore, after the weights are copied
+    back and before the optimizer, grads, modes and RNG are): a second Ctrl-C arrives there."""
+    calls = []
+
+    def hook(module, incompatible):
+        calls.append(1)
+        if len(calls) > 1:
+            return
+        if how == "signal":
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler at the next bytecode: here
+            for _ in range(1000):
+                pass
+        else:
+            raise KeyboardInterrupt("second Ctrl-C")
+
+    return learn.model.register_load_state_dict_post_hook(hook), calls
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
+@pytest.mark.parametrize("how", ["signal", "raise"])
+@pytest.mark.parametrize("first", ["interrupt", "normal"])
+def test_a_second_ctrl_c_during_restore_cannot_leave_it_half_done(how, first):
+    learn = grads_learner()
+    before = full_state(learn)
+    if first == "interrupt":
+        learn.add_cb(RaiseAt(8, KeyboardInterrupt("first Ctrl-C")))
+    handle, calls = _interrupt_during_restore(learn, how)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            learn.lr_find(show_plot=False)
+    finally:
+        handle.remove()
+    assert calls  # the hook did fire inside the restore
+    assert_fully_restored(learn, before)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the deferral is undone
+
+
+class WithRunningStats(nn.Module):
+    """A model whose non-persistent buffer (not in state_dict) changes every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(1, 1)
+        self.register_buffer("seen", torch.zeros(3), persistent=False)
+        self.register_buffer("kept", torch.zeros(2))
+
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                self.seen += torch.tensor([1.0, x.mean().item(), x.abs().max().item()])
+                self.kept += 1.0
+        return self.lin(x)
+
+
+def test_non_persistent_buffers_are_restored():
+    learn = Learner(synth_dbunch(), WithRunningStats(), nn.MSELoss(), lr=1e-2)
+    with learn.no_logging():
+        learn.fit(1)
+    seen, kept, seen_obj = learn.model.seen.clone(), learn.model.kept.clone(), learn.model.seen
+    assert "seen" not in learn.model.state_dict() and seen[0] == 10  # 10 training batches
+    learn.lr_find(show_plot=False)
+    assert torch.equal(learn.model.seen, seen) and torch.equal(learn.model.kept, kept)
+    assert learn.model.seen is seen_obj  # restored in place
+
+
+def test_training_state_restores_a_replaced_non_persistent_buffer():
+    model = WithRunningStats()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    state = TrainingState(model, opt)
+    model.seen = torch.ones(5)  # replaced by a buffer of another shape
+    state.restore()
+    assert torch.equal(model.seen, torch.zeros(3)) and "seen" in dict(model.named_buffers())
