@@ -16,10 +16,11 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ._io import atomic_write, read_npz, read_text
 from .annealers import Schedule, as_schedule
@@ -99,12 +100,22 @@ def _check_steps(n_steps: int, start: int, stop: int | None) -> tuple[int, int, 
 
 
 def schedule_table(
-    scheds: Mapping[str, Schedule] | Schedule, n_steps: int, start: int = 0, stop: int | None = None
+    scheds: Mapping[str, Schedule | Sequence[Schedule]] | Schedule,
+    n_steps: int,
+    start: int = 0,
+    stop: int | None = None,
+    dtype: DTypeLike = np.float64,
 ) -> ScheduleTable:
     """Evaluate each schedule at ``arange(start, stop) / n_steps`` in one vectorised call.
 
     ``scheds`` is a dict of name -> schedule (as the policies return) or a single schedule,
-    which is stored under ``"lr"``. ``start``/``stop`` select a slice of the steps (resuming).
+    which is stored under ``"lr"``. A value may also be a list of schedules, one per parameter
+    group: its column has shape ``(rows, G)`` (column ``g`` is schedule ``g``'s; a schedule
+    with per-group values of its own must have one value here). ``start``/``stop`` select a
+    slice of the steps (resuming). ``dtype`` is ``float64`` or ``float32`` (half the memory,
+    and float32 ``cos``/``exp`` are several times faster; the positions ``k/n`` are computed
+    in float64, then rounded to float32, so values agree with float64 to a few float32 ulps of
+    the column's scale -- except where a schedule is steep at a point, as ``sqrt`` decay at 0).
     A schedule may be any callable of ``pos``: it is evaluated once, on the whole position array
     or, when it only takes floats, position by position (:mod:`schedcore.callables`).
 
@@ -112,18 +123,60 @@ def schedule_table(
     >>> t = schedule_table({"lr": SchedLin(0, 1)}, 4, start=2)
     >>> t.steps.tolist(), t["lr"].tolist()
     ([2, 3], [0.5, 0.75])
+    >>> t = schedule_table({"lr": [SchedLin(0, 1), SchedLin(0, 2)]}, 2, dtype=np.float32)
+    >>> t["lr"].tolist(), t["lr"].dtype
+    ([[0.0, 0.0], [0.5, 1.0]], dtype('float32'))
     """
     if isinstance(scheds, Schedule) or (callable(scheds) and not isinstance(scheds, Mapping)):
         scheds = {"lr": scheds}
     if not isinstance(scheds, Mapping) or not scheds:
         raise ValueError(f"scheds must be a non-empty dict of name -> Schedule; got {scheds!r}")
+    dtype = _table_dtype(dtype)
     n_steps, start, stop = _check_steps(n_steps, start, stop)
     pos = np.arange(start, stop, dtype=np.float64)
     pos /= n_steps  # a division, so that row k is exactly f(k / n_steps)
     values = {}
     for name, sched in scheds.items():
-        values[name] = as_schedule(sched, f"the schedule for {name!r}")._eval(pos, is_sorted=True)
+        if isinstance(sched, (list, tuple)):
+            values[name] = _group_column(name, sched, pos, dtype)
+        else:
+            values[name] = _column(name, sched, pos, dtype)
     return ScheduleTable(values, n_steps, start, pos)
+
+
+def _table_dtype(dtype: DTypeLike) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
+    return dt
+
+
+def _column(name: str, sched: Schedule, pos: np.ndarray, dtype: np.dtype, out=None) -> np.ndarray:
+    sched = as_schedule(sched, f"the schedule for {name!r}")
+    if dtype == np.float64 and out is None:
+        return sched._eval(pos, is_sorted=True)
+    if out is None:
+        out = np.empty(pos.shape + ((sched.n_groups,) if sched.n_groups else ()), dtype=dtype)
+    return sched._eval(pos.astype(dtype), is_sorted=True, out=out)
+
+
+def _group_column(name: str, scheds: Sequence[Schedule], pos: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """One schedule per parameter group, stacked as the columns of a ``(rows, G)`` array."""
+    if not scheds:
+        raise ValueError(f"{name!r}: an empty list of per-group schedules")
+    out = np.empty((len(pos), len(scheds)), dtype=dtype)
+    for g, sched in enumerate(scheds):
+        sched = as_schedule(sched, f"the schedule for {name}[{g}]")
+        if sched.n_groups not in (None, 1):
+            raise ValueError(
+                f"{name!r}: per-group schedule {g} has {sched.n_groups} values per step; "
+                "in a per-group list each schedule gives one"
+            )
+        out[:, g] = _column(f"{name}[{g}]", sched, pos, dtype).reshape(len(pos))
+    return out
 
 
 # ---------------------------------------------------------------------------------------- files

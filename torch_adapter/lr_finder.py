@@ -190,7 +190,7 @@ class LRFinder(ParamScheduler):
     def __init__(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, mode: str = "exp"):
         if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 6:
             raise ValueError(f"num_it must be an integer >= 6; got {num_it!r}")
-        super().__init__(lr_range(start_lr, end_lr, mode))
+        super().__init__(lr_range(start_lr, end_lr, mode), n_steps=int(num_it))
         self.start_lr, self.end_lr, self.num_it, self.stop_div, self.mode = (
             start_lr,
             end_lr,
@@ -199,15 +199,6 @@ class LRFinder(ParamScheduler):
             mode,
         )
         self.state, self.raw_losses = None, []
-
-    def n_steps(self) -> int:
-        return self.num_it
-
-    def first_step(self) -> int:
-        return 0
-
-    def step(self) -> int:
-        return self.learn.train_iter - self._first_iter
 
     def before_fit(self) -> None:
         learn = self.learn
@@ -235,7 +226,7 @@ class LRFinder(ParamScheduler):
             self.best_loss = loss if not self.best_loss <= loss else self.best_loss
         if self.stop_div and (self._diverged or diverged(loss, self.best_loss, self.first_loss)):
             raise CancelFitException()
-        if self.step() >= self.num_it:
+        if self.learn.train_iter - self._first_iter >= self.num_it:
             raise CancelFitException()
 
     def before_validate(self) -> None:

@@ -19,21 +19,20 @@ with exactly the values an uninterrupted run would have used.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 import schedcore
 from schedcore import Schedule, ScheduleTable
 
-from .optim import has_hyper, hyper_setter
+from .optim import TableWriter
+from .schedule import whole_number
 
 __all__ = ["TableScheduler"]
 
@@ -65,6 +64,9 @@ class TableScheduler(LRScheduler):
         later step holds the last row and warns once (``"warn"``) or raises ``ValueError``.
     last_epoch : int
         As in torch; prefer ``load_state_dict`` to resume.
+    dtype : float64 or float32
+        The table's dtype when built from schedules (also ``dtype=`` on the policy constructors):
+        float32 halves its memory; the optimizer gets the float32 values.
 
     Contract (as torch documents for ``LRScheduler``): after construction the optimizer holds
     row 0; after the k-th ``step()`` it holds row k; ``get_last_lr()`` is the list of the
@@ -98,22 +100,19 @@ class TableScheduler(LRScheduler):
         *,
         on_overrun: str = "warn",
         last_epoch: int = -1,
+        dtype: Any = np.float64,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
         if on_overrun not in _ON_OVERRUN:
             raise ValueError(f"on_overrun must be one of {_ON_OVERRUN}; got {on_overrun!r}")
-        self.table = _as_table(source, total_steps)
+        self.table = _as_table(source, total_steps, dtype)
+        if "lr" not in self.table:
+            raise ValueError(f"the schedule must include 'lr'; got {sorted(self.table)}")
         self.total_steps = self.table.n_steps
         self.on_overrun = on_overrun
-        self._n_groups = len(optimizer.param_groups)
-        columns = _group_columns(self.table, self._n_groups)
-        _check_hypers(optimizer, columns)
-        self._lr = columns.pop("lr")
-        self._others = list(columns.items())
-        self._setters: list = []  # (optim.hyper_setter, column) for each hyper-parameter but lr
-        self._setters_for: list | None = None  # the param_groups list the setters write into
-        self._digest: str | None = None
+        self.writer = TableWriter(optimizer, self.table)  # checks widths, names and values once
+        self._n_groups = self.writer.n_groups
         self._overrun_warned = False
         super().__init__(optimizer, last_epoch)
 
@@ -127,7 +126,7 @@ class TableScheduler(LRScheduler):
         >>> TableScheduler(opt, schedcore.SchedLin(0.5, 1.0), 2).get_lr()
         [0.5]
         """
-        return self._lr[self._row_of(self.last_epoch)].tolist()
+        return self.writer.values("lr", self._row_of(self.last_epoch))
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one step (or jump to step ``epoch``, deprecated in torch) and write its row.
@@ -145,7 +144,7 @@ class TableScheduler(LRScheduler):
             self.last_epoch = k
         else:
             row = self._checked_row(self.last_epoch + 1 if epoch is None else _step_index(epoch))
-            self._groups()  # a clear error before torch's own (a zip length error)
+            self.writer.check_groups()  # a clear error before torch's own (a zip length error)
             super().step(epoch)  # torch's own bookkeeping: call-order and deprecation warnings
         self._write_row(row)
 
@@ -164,7 +163,7 @@ class TableScheduler(LRScheduler):
             "_step_count": self._step_count,
             "total_steps": self.total_steps,
             "n_groups": self._n_groups,
-            "hypers": ["lr"] + [name for name, _ in self._others],
+            "hypers": self._hypers(),
             "table_digest": self.table_digest,
             "overrun_warned": self._overrun_warned,
         }
@@ -199,9 +198,10 @@ class TableScheduler(LRScheduler):
     @property
     def table_digest(self) -> str:
         """A hash of the table's names, shape and values (what ``load_state_dict`` compares)."""
-        if self._digest is None:
-            self._digest = _digest(self.table)
-        return self._digest
+        return self.writer.fingerprint(self.total_steps)
+
+    def _hypers(self) -> list[str]:
+        return ["lr"] + [name for name in self.writer.columns if name != "lr"]
 
     def _row_of(self, k: int) -> int:
         return min(max(k, 0), self.total_steps - 1)
@@ -220,35 +220,10 @@ class TableScheduler(LRScheduler):
                 warnings.warn(msg, UserWarning, stacklevel=3)
         return self._row_of(k)
 
-    def _groups(self) -> list[dict]:
-        groups = self.optimizer.param_groups
-        if len(groups) != self._n_groups:
-            raise ValueError(
-                f"the optimizer has {len(groups)} parameter groups but this scheduler was built "
-                f"for {self._n_groups}; build a new TableScheduler after add_param_group"
-            )
-        return groups
-
     def _write_row(self, row: int) -> None:
-        groups = self.optimizer.param_groups
-        if len(groups) != self._n_groups:
-            self._groups()  # raises
-        lr, last = self._lr, []
-        for g, group in enumerate(groups):
-            v = lr.item(row, g)
-            if type(group["lr"]) is float or not isinstance(group["lr"], Tensor):
-                group["lr"] = v
-                last.append(v)
-            else:  # tensor lrs (capturable/fused optimizers): fill in place, return a copy
-                group["lr"].fill_(v)
-                last.append(group["lr"].clone())
-        self._last_lr = last
-        if self._others:
-            if self._setters_for is not groups:  # optimizer.load_state_dict replaces param_groups
-                self._setters = [(hyper_setter(self.optimizer, name), v) for name, v in self._others]
-                self._setters_for = groups
-            for setter, values in self._setters:
-                setter(values.item(row) if values.ndim == 1 else values[row].tolist())
+        self.writer.write(row)  # checks the group count
+        lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self._last_lr = [lr if type(lr) is float else lr.clone() for lr in lrs]
 
     def _check_state(self, state: Mapping[str, Any]) -> None:
         if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
@@ -270,7 +245,7 @@ class TableScheduler(LRScheduler):
             )
 
     def __repr__(self) -> str:
-        names = ", ".join(["lr"] + [n for n, _ in self._others])
+        names = ", ".join(self._hypers())
         return f"TableScheduler(total_steps={self.total_steps}, hypers=[{names}], step={self.last_epoch})"
 
     # -------------------------------------------------------------------- policy constructors
@@ -279,7 +254,8 @@ class TableScheduler(LRScheduler):
     def _from_policy(cls, policy, optimizer, total_steps, on_overrun: str, *args: Any, **kwargs: Any):
         """``policy(*args, n_groups=<the optimizer's group count>, **kwargs)`` over ``total_steps``."""
         n = len(_optimizer(optimizer).param_groups)
-        return cls(optimizer, policy(*args, n_groups=n, **kwargs), total_steps, on_overrun=on_overrun)
+        dtype = kwargs.pop("dtype", np.float64)
+        return cls(optimizer, policy(*args, n_groups=n, **kwargs), total_steps, on_overrun=on_overrun, dtype=dtype)
 
     @classmethod
     def one_cycle(
@@ -335,21 +311,19 @@ class TableScheduler(LRScheduler):
         (7, 70)
         """
         n = len(_optimizer(optimizer).param_groups)
+        dtype = policy.pop("dtype", np.float64)
         scheds, n_epoch = schedcore.sgdr(n_cycles, cycle_len, lr_max, n_groups=n, **policy)
         if total_steps is None:
             if steps_per_epoch is None:
                 raise ValueError("sgdr needs total_steps, or total_steps=None and steps_per_epoch")
-            total_steps = _positive_int(steps_per_epoch, "steps_per_epoch") * n_epoch
-            if int(total_steps) != total_steps:
-                raise ValueError(
-                    f"n_epoch * steps_per_epoch = {total_steps!r} is not a whole number of steps"
-                )
-            total_steps = int(total_steps)
+            total_steps = whole_number(
+                _positive_int(steps_per_epoch, "steps_per_epoch") * n_epoch, "n_epoch * steps_per_epoch"
+            )
         elif steps_per_epoch is not None:
             raise ValueError(
                 f"give total_steps or steps_per_epoch, not both; got {total_steps!r} and {steps_per_epoch!r}"
             )
-        sched = cls(optimizer, scheds, total_steps, on_overrun=on_overrun)
+        sched = cls(optimizer, scheds, total_steps, on_overrun=on_overrun, dtype=dtype)
         sched.n_epoch = n_epoch
         return sched
 
@@ -421,7 +395,7 @@ def _step_index(epoch: Any) -> int:
     return int(epoch)
 
 
-def _as_table(source: Source, total_steps: int | None) -> ScheduleTable:
+def _as_table(source: Source, total_steps: int | None, dtype: Any = np.float64) -> ScheduleTable:
     """The full table for ``source``: evaluated for schedules, loaded and checked for files."""
     if isinstance(source, (str, os.PathLike)):
         table, what = schedcore.load_table(source), f"table file {os.fspath(source)!r}"
@@ -430,7 +404,7 @@ def _as_table(source: Source, total_steps: int | None) -> ScheduleTable:
     elif isinstance(source, (Schedule, Mapping)):
         if total_steps is None:
             raise ValueError("total_steps is required when scheduling from schedules")
-        return schedcore.schedule_table(source, _positive_int(total_steps, "total_steps"))
+        return schedcore.schedule_table(source, _positive_int(total_steps, "total_steps"), dtype=dtype)
     else:
         raise TypeError(
             f"source must be a dict of name -> Schedule, a Schedule, a ScheduleTable or a table "
@@ -444,44 +418,3 @@ def _as_table(source: Source, total_steps: int | None) -> ScheduleTable:
     if total_steps is not None and _positive_int(total_steps, "total_steps") != table.n_steps:
         raise ValueError(f"{what} has {table.n_steps} steps but total_steps={total_steps!r}")
     return table
-
-
-def _group_columns(table: ScheduleTable, n_groups: int) -> dict[str, np.ndarray]:
-    """Each column as float64, ``(total_steps,)`` (one value for every group) or
-    ``(total_steps, n_groups)``; ``lr`` is always 2-D (a 1-D column broadcast, not copied)."""
-    if "lr" not in table:
-        raise ValueError(f"the schedule must include 'lr'; got {sorted(table)}")
-    columns = {}
-    for name, values in table.items():
-        v = np.asarray(values, dtype=np.float64)
-        if v.ndim == 1 and name == "lr":
-            v = np.broadcast_to(v[:, None], (len(v), n_groups))
-        elif v.ndim != 1 and (v.ndim != 2 or v.shape[1] != n_groups):
-            raise ValueError(
-                f"{name!r} has values for {v.shape[1:]} groups but the optimizer has {n_groups} "
-                f"parameter groups"
-            )
-        if not np.all(np.isfinite(v)):
-            bad = int(np.argmin(np.isfinite(v).reshape(len(v), -1).all(1)))
-            raise ValueError(f"{name!r} has non-finite values (first at step {bad})")
-        columns[name] = v
-    return columns
-
-
-def _check_hypers(optimizer: Optimizer, columns: Mapping[str, np.ndarray]) -> None:
-    for name in columns:
-        if name != "lr" and not has_hyper(optimizer, name):
-            raise ValueError(
-                f"a schedule for {name!r} was given but {type(optimizer).__name__} has no such "
-                f"hyper-parameter (scheduled: {sorted(columns)})"
-            )
-
-
-def _digest(table: ScheduleTable) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{table.n_steps}".encode())
-    for name in sorted(table):
-        v = np.ascontiguousarray(table[name], dtype=np.float64)
-        h.update(f"|{name}{v.shape}|".encode())
-        h.update(v.tobytes())
-    return h.hexdigest()

@@ -1,10 +1,11 @@
 """ParamScheduler and the fit policies, on schedule tables precomputed by schedcore.
 
 At ``before_fit`` the scheduler asks schedcore for the whole fit's table (one vectorised call
-per schedule); at each training batch it writes row ``k = epoch*n_iter + iter`` (position
-``k / (n_epoch*n_iter)``, i.e. ``pct_train``) into the optimizer. The table lives on the host
-as Python floats, so applying a row never synchronises with a GPU. The fit policies are a
-few lines over :mod:`schedcore.policies`; no schedule maths lives here.
+per schedule); at each training batch it writes step ``k = train_iter = epoch*n_iter + iter``
+(position ``k / (n_epoch*n_iter)``, i.e. ``pct_train``) into the optimizer through the one
+:class:`~torch_adapter.optim.TableWriter`. The table is a numpy array on the host, so applying a
+row never synchronises with a GPU. The fit policies are a few lines over
+:mod:`schedcore.policies`; no schedule maths lives here.
 
 >>> from schedcore import SchedLin
 >>> from torch_adapter.testing import synth_learner
@@ -23,7 +24,7 @@ import numpy as np
 from schedcore import Schedule, flat_cos, one_cycle, schedule_table, sgdr, warmup_cosine, wsd
 
 from .callback import Callback
-from .optim import has_hyper, hyper_setter
+from .optim import TableWriter, has_hyper
 
 __all__ = [
     "ParamScheduler",
@@ -39,9 +40,15 @@ __all__ = [
 class ParamScheduler(Callback):
     """Schedule hyper-parameters (``{"lr": Schedule, "mom": ...}``) over a fit.
 
-    A value may also be a list of schedules, one per parameter group. ``table`` holds the fit's
-    values (one row per training step from the first step of this fit); ``hps`` the values
-    applied (last parameter group's), which are also copied to ``learn.recorder.hps``.
+    A value may also be a list of schedules, one per parameter group. At ``before_fit`` the
+    fit's table comes from :func:`schedcore.schedule_table` (a numpy array per name, ``dtype``
+    float64 or float32) and goes to a :class:`~torch_adapter.optim.TableWriter` (``writer``),
+    which checks it once and writes row ``k`` at each training batch. By default the table
+    spans the whole fit (``n_epoch * len(dls.train)`` steps; row ``k`` is ``learn.train_iter``,
+    so a resumed fit continues where it left off); ``n_steps`` makes it span that many training
+    batches from the fit's first instead (the LR range test). ``table`` holds the values (one
+    row per step from this fit's first), ``hps`` the values applied (last parameter group's),
+    also copied to ``learn.recorder.hps``.
 
     >>> from schedcore import one_cycle
     >>> ParamScheduler(one_cycle(1e-2)).name
@@ -51,36 +58,36 @@ class ParamScheduler(Callback):
     order = 60
     run_valid = False
 
-    def __init__(self, scheds: Mapping[str, Schedule | Sequence[Schedule]]):
+    def __init__(self, scheds: Mapping[str, Schedule | Sequence[Schedule]], n_steps: int | None = None,
+                 dtype=np.float64):  # fmt: skip
         if not isinstance(scheds, Mapping) or not scheds:
             raise ValueError(f"scheds must be a non-empty dict of name -> Schedule; got {scheds!r}")
-        self.scheds, self.table, self.hps = dict(scheds), None, {}
-
-    def n_steps(self) -> int:
-        """Training steps in the whole fit (the table's ``N``): ``n_epoch * len(dls.train)``."""
-        return self.learn.n_epoch * len(self.learn.dls.train)
-
-    def step(self) -> int:
-        """The table row of the current training batch."""
-        return self.learn.epoch * self.learn.n_iter + self.learn.iter
-
-    def first_step(self) -> int:
-        """The step of this fit's first training batch (non-zero when resuming)."""
-        return self.learn.start_epoch * len(self.learn.dls.train)
+        if n_steps is not None and (isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer))
+                                    or n_steps < 1):  # fmt: skip
+            raise ValueError(f"n_steps must be None or an integer >= 1; got {n_steps!r}")
+        self.scheds, self.span, self.dtype = dict(scheds), n_steps, dtype
+        self.table, self.writer, self.hps = None, None, {}
 
     def before_fit(self) -> None:
         learn = self.learn
-        start = self.first_step()
-        n_steps = self.n_steps() or 1  # fit(0) trains no step: a one-row table, never applied
-        self.table = _table(self.scheds, n_steps, start, len(learn.opt.param_groups))
-        self._start, self._applied = start, []
-        self._setters = [(hyper_setter(learn.opt, n), col.tolist()) for n, col in self.table.items()]
+        self._first = learn.train_iter  # the fit's first batch is the table's first row
+        if self.span is None:  # the whole fit: steps start .. n_epoch * n_iter - 1
+            n_steps, start = learn.n_epoch * len(learn.dls.train), learn.train_iter
+            n_steps = max(n_steps, 1)  # fit(0) trains no step: a one-row table, never applied
+        else:  # a span of this fit's batches, from its first
+            n_steps, start = self.span, 0
+        self.table = schedule_table(self.scheds, n_steps, start=start, dtype=self.dtype)
+        self.writer = TableWriter(learn.opt, self.table)
+        self._applied = []
 
     def before_batch(self) -> None:
-        i = self.step() - self._start
-        for setter, column in self._setters:
-            setter(column[i])
+        i = self.learn.train_iter - self._first
+        self.writer.write(i)
         self._applied.append(i)
+
+    def table_fingerprint(self) -> str | None:
+        """The fit's table fingerprint (None before the first fit): equal tables, equal strings."""
+        return None if self.writer is None else self.writer.fingerprint(self.table.n_steps)
 
     def after_fit(self) -> None:
         rows = np.asarray(self._applied, dtype=np.int64)
@@ -90,22 +97,19 @@ class ParamScheduler(Callback):
             recorder.hps = self.hps
 
 
-def _table(scheds: dict, n_steps: int, start: int, n_groups: int) -> dict[str, np.ndarray]:
-    """Columns ``(rows,)`` or ``(rows, n_groups)``: one vectorised schedcore call per schedule."""
-    single = {n: s for n, s in scheds.items() if not isinstance(s, (list, tuple))}
-    table = dict(schedule_table(single, n_steps, start=start)) if single else {}
-    for name, group_scheds in scheds.items():
-        if name not in single:
-            if len(group_scheds) != n_groups:
-                raise ValueError(f"{name}: {len(group_scheds)} schedules for {n_groups} parameter groups")
-            cols = [schedule_table(s, n_steps, start=start)["lr"] for s in group_scheds]
-            table[name] = np.stack(cols, axis=1)
-    for name, col in table.items():
-        if col.ndim == 2 and col.shape[1] != n_groups:
-            raise ValueError(
-                f"{name}: schedule has {col.shape[1]} per-group values for {n_groups} parameter groups"
-            )
-    return {n: table[n] for n in scheds}
+def whole_number(value: float, what: str) -> int:
+    """``value`` as an int; ``ValueError`` naming ``what`` when it is not whole (SGDR's epochs, steps).
+
+    >>> whole_number(7.0, "epochs")
+    7
+    >>> whole_number(3.5, "epochs")
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a whole number; got 3.5
+    """
+    if value != int(value):
+        raise ValueError(f"{what} must be a whole number; got {value!r}")
+    return int(value)
 
 
 # ----------------------------------------------------------------------------- fit policies
@@ -167,9 +171,8 @@ def fit_sgdr(self, n_cycles: int, cycle_len: int, lr_max=None, cycle_mult: int =
     """
     lr_max = self.lr if lr_max is None else lr_max
     scheds, n_epoch = sgdr(n_cycles, cycle_len, lr_max, cycle_mult, n_groups=_n_groups(self))
-    if n_epoch != int(n_epoch):
-        raise ValueError(f"fit_sgdr needs a whole number of epochs; cycles add up to {n_epoch}")
-    _fit(self, int(n_epoch), scheds, cbs, wd=wd, reset_opt=reset_opt, start_epoch=start_epoch)
+    n_epoch = whole_number(n_epoch, "fit_sgdr's number of epochs (the cycles' total)")
+    _fit(self, n_epoch, scheds, cbs, wd=wd, reset_opt=reset_opt, start_epoch=start_epoch)
 
 
 def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1, lr_mult: float = 100,

@@ -102,3 +102,40 @@ def test_missing_file(tmp_path):
 def test_save_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="unknown table format '.json'"):
         schedule_table(SchedLin(0, 1), 3).save(tmp_path / "t.json")
+
+
+def test_per_group_list_of_schedules_is_one_column_per_group():
+    """``{"lr": [f0, f1]}`` gives a ``(rows, 2)`` column whose column g is ``f_g(k/n)``."""
+    from schedcore import SchedCos, SchedLin, schedule_table
+
+    t = schedule_table({"lr": [SchedLin(0.0, 1.0), SchedCos(2.0, 0.0)]}, 8)
+    k = np.arange(8) / 8
+    np.testing.assert_allclose(t["lr"][:, 0], k)
+    np.testing.assert_allclose(t["lr"][:, 1], 2.0 * (1 + np.cos(np.pi * k)) / 2)
+    with pytest.raises(ValueError, match="per-group schedule 0 has 2 values per step"):
+        schedule_table({"lr": [SchedLin([0.0, 1.0], 1.0)]}, 4)
+    with pytest.raises(ValueError, match="'lr': an empty list"):
+        schedule_table({"lr": []}, 4)
+
+
+@pytest.mark.parametrize("policy", ["one_cycle", "flat_cos", "sgdr", "lr_range", "warmup_cosine", "wsd"])
+def test_float32_tables_equal_float64_within_float32_rounding(policy):
+    """``dtype=float32`` keeps the dtype end to end and matches the float64 table to float32 precision."""
+    from schedcore import flat_cos, lr_range, one_cycle, schedule_table, sgdr, warmup_cosine, wsd
+
+    scheds = {
+        "one_cycle": lambda: one_cycle([1e-3, 1e-2]),
+        "flat_cos": lambda: flat_cos(1e-2),
+        "sgdr": lambda: sgdr(3, 1, 1e-2)[0],
+        "lr_range": lambda: lr_range(),
+        "warmup_cosine": lambda: warmup_cosine(1e-2, 0.1),
+        "wsd": lambda: wsd(1e-2, 0.1, 0.2),  # not "sqrt": its slope is infinite at the decay's start
+    }[policy]()
+    t32 = schedule_table(scheds, 1000, dtype=np.float32)
+    t64 = schedule_table(scheds, 1000)
+    for name in t64:
+        assert t32[name].dtype == np.float32 and t32[name].shape == t64[name].shape
+        # float32 positions and maths: errors of a few float32 ulps of the column's scale
+        np.testing.assert_allclose(t32[name], t64[name], rtol=2e-6, atol=4e-7 * np.abs(t64[name]).max())
+    with pytest.raises(ValueError, match="dtype must be float64 or float32; got 'int64'"):
+        schedule_table(scheds, 10, dtype="int64")

@@ -116,15 +116,16 @@ def test_per_group_list_of_schedules():
     sched_cb_table = learn.recorder.hps["lr"]
     np.testing.assert_allclose(sched_cb_table, SchedLin(0.0, 1e-2)(np.arange(10) / 10))
     assert [g["lr"] for g in learn.opt.param_groups] == pytest.approx([0.9e-3, 0.9e-2])
-    with pytest.raises(ValueError, match="3 schedules for 2 parameter groups"), learn.no_logging():
+    # one writer, one message: a list of 3 schedules and 3 per-group values are the same error
+    with pytest.raises(ValueError, match=r"'lr' has values for \(3,\) groups but the optimizer has 2"), learn.no_logging():
         learn.fit(1, cbs=ParamScheduler({"lr": [SchedLin(0, 1)] * 3}))
-    with pytest.raises(ValueError, match="3 per-group values for 2 parameter groups"), learn.no_logging():
+    with pytest.raises(ValueError, match=r"'lr' has values for \(3,\) groups but the optimizer has 2"), learn.no_logging():
         learn.fit(1, cbs=ParamScheduler({"lr": SchedLin([1.0, 2.0, 3.0], 0.0)}))
 
 
 def test_unknown_hyper_name_raises_naming_the_optimizer():
     learn = synth_learner()
-    with pytest.raises(ValueError, match=r"SGD has no hyper-parameter 'sqr_mom'"), learn.no_logging():
+    with pytest.raises(ValueError, match=r"'sqr_mom' was given but SGD has no such hyper-parameter"), learn.no_logging():
         learn.fit(1, cbs=ParamScheduler({"sqr_mom": SchedLin(0.9, 0.99)}))
     with pytest.raises(ValueError, match="non-empty dict"):
         ParamScheduler({})
@@ -165,7 +166,7 @@ def test_fit_flat_cos_and_sgdr_values():
         learn.fit_sgdr(2, 1, lr_max=1e-2, cycle_mult=1)
     assert learn.n_epoch == 2
     assert learn.recorder.hps["lr"] == schedule_table(schedcore.sgdr(2, 1, 1e-2, 1)[0], 20)["lr"].tolist()
-    with pytest.raises(ValueError, match="whole number of epochs"):
+    with pytest.raises(ValueError, match=r"number of epochs .*must be a whole number; got 2.5"):
         learn.fit_sgdr(2, 1, cycle_mult=1.5)
 
 
