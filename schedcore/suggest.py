@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import functools
 import inspect
+import math
 import warnings
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -50,6 +51,8 @@ __all__ = [
     "suggest_lrs",
     "trim_curve",
     "smooth_losses",
+    "LossSmoother",
+    "diverged",
     "diagnose",
 ]
 
@@ -528,30 +531,85 @@ def _run_one(func: Callable, c: _Curves, b: int, problems: list[str], num_it: in
 # ------------------------------------------------------------------------------------ smoothing
 
 
-def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
-    """The debiased exponential moving average lr_find records, for one curve or a batch.
+def _check_beta(beta: float) -> float:
+    if isinstance(beta, bool) or not (isinstance(beta, (int, float, np.floating)) and 0 <= beta < 1):
+        raise ValueError(f"beta must be a number in [0, 1); got {beta!r}")
+    return float(beta)
 
-    ``v_k = beta * v_{k-1} + (1 - beta) * raw_k`` (``v_{-1} = 0``), reported as
-    ``v_k / (1 - beta**(k + 1))``. A NaN raw loss makes it and every later value NaN, as in
-    training (where lr_find then cuts the curve).
+
+class LossSmoother:
+    """The training loop's smoothed loss, one loss at a time (what the Recorder calls per batch).
+
+    The rule (fastai's, with one NaN rule): over the *finite* losses seen so far,
+    ``v = beta*v + (1 - beta)*loss`` from ``v = 0``, reported as ``v / (1 - beta**count)``
+    (``count``: finite losses so far). A NaN/inf loss is reported as NaN and kept out of ``v``
+    and ``count``, so the values after it are the smoothing of the finite losses.
+    :func:`smooth_losses` is the same rule over whole curves (tested equal).
+
+    >>> s = LossSmoother(beta=0.5)
+    >>> [s(2.0), s(float("nan")), s(0.0)]
+    [2.0, nan, 0.6666666666666666]
+    """
+
+    def __init__(self, beta: float = 0.98):
+        self.beta, self.avg, self.count = _check_beta(beta), 0.0, 0
+
+    def __call__(self, loss: float) -> float:
+        if not math.isfinite(loss):
+            return math.nan
+        self.count += 1
+        self.avg = self.beta * self.avg + (1 - self.beta) * loss
+        return self.avg / (1 - self.beta**self.count)
+
+
+def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
+    """The debiased exponential moving average training records, for one curve or a batch.
+
+    :class:`LossSmoother`'s rule over each curve: ``v_k = beta*v + (1 - beta)*raw_k`` over the
+    finite losses (``v = 0`` first), reported as ``v / (1 - beta**count)``. A NaN/inf raw loss
+    gives NaN at its position and is left out of the average, as in training (lr_find then
+    cuts the curve at the first NaN).
 
     >>> smooth_losses([1.0, 1.0, 1.0]).round(12).tolist()
     [1.0, 1.0, 1.0]
-    >>> smooth_losses([2.0, 0.0], beta=0.5).tolist()
-    [2.0, 0.6666666666666666]
+    >>> smooth_losses([2.0, float("nan"), 0.0], beta=0.5).tolist()
+    [2.0, nan, 0.6666666666666666]
     """
-    if not (isinstance(beta, (int, float, np.floating)) and 0 <= beta < 1):
-        raise ValueError(f"beta must be a number in [0, 1); got {beta!r}")
+    beta = _check_beta(beta)
     x = to_numpy(raw)
     if x.ndim not in (1, 2):
         raise ValueError(f"raw losses must be 1-D or 2-D (a batch of curves); got shape {x.shape}")
     cols = np.moveaxis(x, -1, 0)
     out = np.empty_like(cols)
-    v = np.zeros(cols.shape[1:])
+    v, count = np.zeros(cols.shape[1:]), np.zeros(cols.shape[1:])
     for k in range(len(cols)):
-        v = beta * v + (1 - beta) * cols[k]
-        out[k] = v / (1 - beta ** (k + 1))
+        finite = np.isfinite(cols[k])
+        count += finite
+        v = np.where(finite, beta * v + (1 - beta) * np.where(finite, cols[k], 0.0), v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[k] = np.where(finite, v / (1 - beta**count), np.nan)
     return np.moveaxis(out, 0, -1)
+
+
+def diverged(loss: float, best: float, first: float) -> bool:
+    """The LR range test's stop rule on the smoothed loss (``best``: lowest so far, ``first``: first one).
+
+    NaN/inf diverges. When ``best > 0`` (every usual loss) this is fastai's rule,
+    ``loss > 4*best``. Otherwise (zero or negative losses, e.g. a shifted loss, where ``4*best``
+    would stop at once or never) the loss must rise above ``best`` by three times the larger of
+    ``|best|`` and the drop from ``first`` to ``best``: the same "three times the scale" margin,
+    on a scale that stays positive.
+
+    >>> diverged(4.1, 1.0, 2.0), diverged(3.9, 1.0, 2.0), diverged(float("nan"), 1.0, 2.0)
+    (True, False, True)
+    >>> diverged(-9.0, -10.0, -8.0), diverged(25.0, -10.0, -8.0)
+    (False, True)
+    """
+    if not math.isfinite(loss):
+        return True
+    if best > 0:
+        return loss > 4 * best
+    return loss > best + 3 * max(abs(best), first - best)
 
 
 # ------------------------------------------------------------------------------------ diagnosis

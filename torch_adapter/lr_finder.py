@@ -33,37 +33,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from schedcore import lr_range, save_curve, suggest_lrs, valley
+from schedcore import diverged, lr_range, save_curve, suggest_lrs, valley
 from schedcore.suggest import SuggestedLRs
 
 from .callback import CancelBatchException, CancelFitException, CancelValidException
 from .optim import get_hyper, has_hyper
 from .schedule import ParamScheduler
 
-__all__ = ["LRFinder", "lr_find", "TrainingState", "diverged"]
+__all__ = ["LRFinder", "lr_find", "TrainingState", "diverged"]  # diverged: schedcore's rule, re-exported
 
 _CURVE_EXTS = (".csv", ".json", ".npz")
-
-
-def diverged(loss: float, best: float, first: float) -> bool:
-    """The finder's stop rule on the smoothed loss (``best``: lowest so far, ``first``: first one).
-
-    NaN/inf diverges. When ``best > 0`` (every usual loss) this is fastai's rule,
-    ``loss > 4*best``. Otherwise (zero or negative losses, e.g. a shifted loss, where ``4*best``
-    would stop at once or never) the loss must rise above ``best`` by three times the larger of
-    ``|best|`` and the drop from ``first`` to ``best``: the same "three times the scale" margin,
-    on a scale that stays positive.
-
-    >>> diverged(4.1, 1.0, 2.0), diverged(3.9, 1.0, 2.0), diverged(float("nan"), 1.0, 2.0)
-    (True, False, True)
-    >>> diverged(-9.0, -10.0, -8.0), diverged(25.0, -10.0, -8.0)
-    (False, True)
-    """
-    if not math.isfinite(loss):
-        return True
-    if best > 0:
-        return loss > 4 * best
-    return loss > best + 3 * max(abs(best), first - best)
 
 
 class TrainingState:
@@ -176,7 +155,7 @@ class LRFinder(ParamScheduler):
     """LR range test: ``lr = start_lr*(end_lr/start_lr)**(train_iter/num_it)`` (or linear).
 
     Skips validation; stops after ``num_it`` training batches (across epochs) or, with
-    ``stop_div``, when the smoothed loss diverges (:func:`diverged`) or a raw loss is NaN/inf.
+    ``stop_div``, when the smoothed loss diverges (:func:`schedcore.diverged`) or a raw loss is NaN/inf.
     ``start_lr``/``end_lr`` may be per-group arrays. Snapshot at ``before_fit``, restore at
     ``finally_fit`` (see :class:`TrainingState`). ``raw_losses`` holds the unsmoothed losses.
     With ``stop_div=False`` a NaN/inf loss is left to the Learner's ``on_nonfinite`` policy.

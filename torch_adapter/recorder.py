@@ -1,7 +1,8 @@
 """The Recorder: losses, learning rates, scheduled hyper-parameters and per-epoch metrics.
 
 Smoothed loss (fastai's): ``v = beta*v + (1 - beta)*loss`` per training batch, reported as
-``v / (1 - beta**count)`` (``beta = 0.98``).
+``v / (1 - beta**count)`` (``beta = 0.98``), computed by :class:`schedcore.LossSmoother` (the rule
+of :func:`schedcore.smooth_losses`: a NaN/inf loss is recorded as NaN and kept out of ``v``).
 
 >>> from torch_adapter.testing import synth_learner
 >>> learn = synth_learner()
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from schedcore import save_curve
+from schedcore import LossSmoother, save_curve
 from schedcore.plot import pyplot
 
 from .callback import Callback
@@ -83,7 +84,7 @@ class Recorder(Callback):
 
     def before_fit(self) -> None:
         self.lrs, self.losses, self.iters, self.values, self.hps = [], [], [], [], {}
-        self._avg, self._count, self.learn.smooth_loss = 0.0, 0, math.nan
+        self._smoother, self.learn.smooth_loss = LossSmoother(self.beta), math.nan
         self.learn.logger(*(f"{n:<11}" for n in self.metric_names))
 
     def before_epoch(self) -> None:
@@ -97,14 +98,10 @@ class Recorder(Callback):
         if learn.loss is None:  # cancelled before the loss
             return
         if learn.training:
-            loss = learn.loss.item()
-            if math.isfinite(loss):
-                self._count += 1
-                self._avg = self.beta * self._avg + (1 - self.beta) * loss
-                learn.smooth_loss = self._avg / (1 - self.beta**self._count)
-                self.losses.append(learn.smooth_loss)
-            else:  # recorded as NaN; kept out of the running average, which stays usable afterwards
-                self.losses.append(math.nan)
+            smoothed = self._smoother(learn.loss.item())  # schedcore's rule: NaN in, NaN out, kept out
+            if smoothed == smoothed:  # not NaN: the running average moved
+                learn.smooth_loss = smoothed
+            self.losses.append(smoothed)
             lr = learn.opt.param_groups[-1]["lr"]
             self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
         else:

@@ -294,6 +294,40 @@ def test_smooth_losses_matches_recurrence_and_batches():
         smooth_losses(raw, beta=1.0)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(-1e3, 1e3), st.sampled_from([math.nan, math.inf, -math.inf])), min_size=1, max_size=40
+    ),
+    st.floats(0.0, 0.99),
+)
+def test_one_nan_rule_for_training_and_curves(raw, beta):
+    """LossSmoother (per batch, as training records) equals smooth_losses (whole curves, batched):
+    a non-finite loss gives NaN there and is kept out of the average and the count."""
+    from schedcore import LossSmoother
+
+    smoother = LossSmoother(beta)
+    stepwise = np.array([smoother(x) for x in raw])
+    expected, v, count = [], 0.0, 0
+    for x in raw:  # the closed form, written out
+        if math.isfinite(x):
+            count += 1
+            v = beta * v + (1 - beta) * x
+            expected.append(v / (1 - beta**count))
+        else:
+            expected.append(math.nan)
+    np.testing.assert_allclose(stepwise, expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(smooth_losses(raw, beta), stepwise, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(smooth_losses(np.array([raw, raw]), beta)[1], stepwise, rtol=1e-12, atol=1e-9)
+
+
+def test_issue_example_nan_then_finite():
+    """Issue 12's example: training recorded [6.07, nan, 5.51]-like values while smooth_losses gave
+    [.., nan, nan]; now both keep going after the NaN."""
+    out = smooth_losses([1.0, math.nan, 1.0])
+    assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == pytest.approx(1.0)
+
+
 # ------------------------------------------------------------------------------------ properties
 
 @st.composite

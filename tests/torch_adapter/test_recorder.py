@@ -91,3 +91,30 @@ def test_progress_bars_off_when_not_a_tty_and_closed_on_errors(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         learn.fit(1, cbs=Boom())
     assert learn.progress.bar is None and learn.progress.epoch_bar is None
+
+
+def test_recorded_losses_equal_schedcore_smooth_losses_with_nan():
+    """The Recorder's smoothed losses are schedcore.smooth_losses of the raw losses, NaN included."""
+    import math
+
+    import numpy as np
+
+    from schedcore import smooth_losses
+    from torch_adapter import Callback
+
+    class Poison(Callback):
+        order = 40  # before the Recorder (50) reads the loss
+
+        def after_loss(self):
+            if self.learn.training:
+                if self.learn.train_iter in (3, 7):
+                    self.learn.loss = self.learn.loss * math.nan
+                self.raw.append(self.learn.loss.item())
+
+    poison = Poison()
+    poison.raw = []
+    learn = synth_learner(on_nonfinite="skip")
+    with learn.no_logging(), pytest.warns(UserWarning, match="non-finite"):
+        learn.fit(1, cbs=poison)
+    assert math.isnan(learn.recorder.losses[3]) and math.isfinite(learn.recorder.losses[4])
+    np.testing.assert_allclose(learn.recorder.losses, smooth_losses(poison.raw), rtol=1e-12)
