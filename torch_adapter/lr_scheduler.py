@@ -68,6 +68,21 @@ class TableScheduler(LRScheduler):
         The table's dtype when built from schedules (also ``dtype=`` on the policy constructors):
         float32 halves its memory; the optimizer gets the float32 values.
 
+    Learning rates and parameter groups: a column of shape ``(total_steps, G)`` gives group ``g``
+    column ``g``; a 1-D column (a scalar ``lr_max``) gives every group the same values, whatever
+    lr each group had. The policy constructors (:meth:`one_cycle`, :meth:`flat_cos`,
+    :meth:`sgdr`, :meth:`warmup_cosine`, :meth:`wsd`) take ``lr_max=None`` to keep differential
+    learning rates instead, as Hugging Face's schedulers do: each group's own lr (its
+    ``initial_lr`` once a torch scheduler has recorded it) is that group's peak. A ``slice`` or an
+    array ``lr_max`` gives explicit per-group peaks.
+
+    Pickling: a TableScheduler can be pickled or saved with ``torch.save`` as an object (with its
+    optimizer), whatever it schedules; for checkpoints prefer :meth:`state_dict`.
+
+    Changing the length of a run on resume is supported for :meth:`wsd` only (see
+    :meth:`load_state_dict`); every other schedule must be rebuilt with the checkpoint's
+    ``total_steps``, since its earlier rows depend on the total length.
+
     Contract (as torch documents for ``LRScheduler``): after construction the optimizer holds
     row 0; after the k-th ``step()`` it holds row k; ``get_last_lr()`` is the list of the
     groups' current learning rates. A column of shape ``(total_steps, G)`` gives group ``g``
@@ -166,6 +181,7 @@ class TableScheduler(LRScheduler):
             "hypers": self._hypers(),
             "table_digest": self.table_digest,
             "overrun_warned": self._overrun_warned,
+            **({"wsd": dict(self._wsd)} if getattr(self, "_wsd", None) else {}),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -174,6 +190,14 @@ class TableScheduler(LRScheduler):
         The scheduler must be rebuilt from the same arguments: a different table (other
         hyper-parameters, steps, groups or values) raises ``ValueError`` listing the differences.
         Loading before or after ``optimizer.load_state_dict`` gives the same result.
+
+        One exception, the main use of warmup-stable-decay: a :meth:`wsd` scheduler may resume a
+        :meth:`wsd` checkpoint with another ``total_steps`` (extending the stable phase, or
+        shortening it) when every row the checkpoint had applied (steps ``0 .. last_epoch``) is
+        the same in the new schedule (to 4 units in the last place: the warmup is recomputed at
+        positions ``k / total_steps``; the stable rows are bitwise ``lr_max``). That holds when the
+        checkpoint was taken before the old decay began and the new run keeps ``lr_max``,
+        ``warmup_start`` and the warmup length in steps (``warmup_steps=``); the decay may change.
 
         >>> import torch, schedcore
         >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
@@ -235,6 +259,14 @@ class TableScheduler(LRScheduler):
             for key in ("total_steps", "n_groups", "hypers")
             if state.get(key) != mine[key]
         ]
+        if len(diffs) == 1 and state.get("total_steps") != mine["total_steps"]:  # only the length differs
+            if "wsd" in state and "wsd" in mine:
+                self._check_wsd_extension(state)
+                return
+            diffs[0] += (
+                " (only a TableScheduler.wsd run can change its length on resume, from a checkpoint"
+                " taken before its decay, with the warmup given in steps)"
+            )
         if not diffs and state.get("table_digest") != mine["table_digest"]:
             diffs.append("table values differ (same shape, other numbers)")
         if diffs:
@@ -244,6 +276,25 @@ class TableScheduler(LRScheduler):
                 + ". Rebuild the scheduler with the arguments used when the checkpoint was saved."
             )
 
+    def _check_wsd_extension(self, state: Mapping[str, Any]) -> None:
+        """Resuming a WSD checkpoint with another ``total_steps``: the rows it applied must match."""
+        n_old, k = int(state["total_steps"]), int(state["last_epoch"])
+        old = _wsd_table(state["wsd"], n_old, self._n_groups)
+        if TableWriter(self.optimizer, old).fingerprint(n_old) != state["table_digest"]:
+            raise ValueError("scheduler state does not match this TableScheduler: its WSD settings do not give its table")
+        rows = slice(0, min(max(k, 0), n_old - 1) + 1)
+        before, now = old["lr"][rows], self.table["lr"][rows]
+        rtol = 4 * np.finfo(before.dtype).eps  # the warmup is recomputed at positions k / total_steps
+        bad = np.flatnonzero(~np.isclose(before, now, rtol=rtol, atol=0).reshape(len(before), -1).all(1))
+        if bad.size:
+            j, w = int(bad[0]), state["wsd"]
+            raise ValueError(
+                f"cannot resume this WSD checkpoint (step {k} of {n_old}) with total_steps={self.total_steps}: "
+                f"step {j} had lr {before[j]} and would now have {now[j]}. Keep lr_max, warmup_start and the "
+                f"warmup length in steps (warmup_steps={w['warmup_pct'] * n_old:g}), and resume before the "
+                f"old decay began (step {n_old - w['decay_pct'] * n_old:g})"
+            )
+
     def __repr__(self) -> str:
         names = ", ".join(self._hypers())
         return f"TableScheduler(total_steps={self.total_steps}, hypers=[{names}], step={self.last_epoch})"
@@ -251,24 +302,31 @@ class TableScheduler(LRScheduler):
     # -------------------------------------------------------------------- policy constructors
 
     @classmethod
-    def _from_policy(cls, policy, optimizer, total_steps, on_overrun: str, *args: Any, **kwargs: Any):
-        """``policy(*args, n_groups=<the optimizer's group count>, **kwargs)`` over ``total_steps``."""
+    def _from_policy(cls, policy, optimizer, total_steps, on_overrun: str, lr_max, *args: Any, **kwargs: Any):
+        """``policy(lr_max, *args, n_groups=<the optimizer's group count>, **kwargs)`` over
+        ``total_steps``; ``lr_max=None`` is each group's own lr."""
         n = len(_optimizer(optimizer).param_groups)
         dtype = kwargs.pop("dtype", np.float64)
-        return cls(optimizer, policy(*args, n_groups=n, **kwargs), total_steps, on_overrun=on_overrun, dtype=dtype)
+        scheds = policy(_peaks(optimizer, lr_max), *args, n_groups=n, **kwargs)
+        return cls(optimizer, scheds, total_steps, on_overrun=on_overrun, dtype=dtype)
 
     @classmethod
     def one_cycle(
         cls, optimizer: Optimizer, total_steps: int, lr_max: Any, *, on_overrun: str = "warn", **policy: Any
     ) -> TableScheduler:
         """1cycle over ``total_steps``: :func:`schedcore.one_cycle` (``div``, ``div_final``,
-        ``pct_start``, ``moms``; ``moms=None`` leaves momentum alone). A ``slice`` or array
-        ``lr_max`` gives one value per parameter group.
+        ``pct_start``, ``moms``; ``moms=None`` leaves momentum alone). A scalar ``lr_max`` is
+        every group's peak; a ``slice`` or array gives one per group; ``None`` takes each
+        group's own lr as its peak (differential learning rates survive).
 
         >>> import torch
         >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
         >>> TableScheduler.one_cycle(opt, 100, 1e-2).get_last_lr()
         [0.0004]
+        >>> w, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        >>> opt = torch.optim.SGD([{"params": [w], "lr": 1e-3}, {"params": [b], "lr": 1e-1}], lr=1.0)
+        >>> TableScheduler.one_cycle(opt, 100, lr_max=None, moms=None).get_last_lr()  # peaks 1e-3, 1e-1
+        [4e-05, 0.004]
         """
         return cls._from_policy(schedcore.one_cycle, optimizer, total_steps, on_overrun, lr_max, **policy)
 
@@ -277,7 +335,7 @@ class TableScheduler(LRScheduler):
         cls, optimizer: Optimizer, total_steps: int, lr: Any, *, on_overrun: str = "warn", **policy: Any
     ) -> TableScheduler:
         """Flat then cosine over ``total_steps``: :func:`schedcore.flat_cos` (``div_final``,
-        ``pct_start``).
+        ``pct_start``). ``lr=None`` keeps each group's own lr (see :meth:`one_cycle`).
 
         >>> import torch
         >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
@@ -300,7 +358,7 @@ class TableScheduler(LRScheduler):
         **policy: Any,
     ) -> TableScheduler:
         """SGDR warm restarts: :func:`schedcore.sgdr` (``cycle_mult``, ``min_lr``,
-        ``cycle_decay``). Give ``total_steps``, or ``total_steps=None`` and ``steps_per_epoch``
+        ``cycle_decay``); ``lr_max=None`` keeps each group's own lr (see :meth:`one_cycle`). Give ``total_steps``, or ``total_steps=None`` and ``steps_per_epoch``
         to span sgdr's own epoch count (``n_epoch * steps_per_epoch`` steps); the epoch count
         is kept as ``.n_epoch``.
 
@@ -312,7 +370,7 @@ class TableScheduler(LRScheduler):
         """
         n = len(_optimizer(optimizer).param_groups)
         dtype = policy.pop("dtype", np.float64)
-        scheds, n_epoch = schedcore.sgdr(n_cycles, cycle_len, lr_max, n_groups=n, **policy)
+        scheds, n_epoch = schedcore.sgdr(n_cycles, cycle_len, _peaks(optimizer, lr_max), n_groups=n, **policy)
         if total_steps is None:
             if steps_per_epoch is None:
                 raise ValueError("sgdr needs total_steps, or total_steps=None and steps_per_epoch")
@@ -338,7 +396,8 @@ class TableScheduler(LRScheduler):
         on_overrun: str = "warn",
         **policy: Any,
     ) -> TableScheduler:
-        """Linear warmup then cosine: :func:`schedcore.warmup_cosine` (``min_lr``, ``warmup_start``).
+        """Linear warmup then cosine: :func:`schedcore.warmup_cosine` (``min_lr``, ``warmup_start``);
+        ``lr_max=None`` keeps each group's own lr (see :meth:`one_cycle`).
 
         >>> import torch
         >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
@@ -355,23 +414,44 @@ class TableScheduler(LRScheduler):
         optimizer: Optimizer,
         total_steps: int,
         lr_max: Any,
-        warmup_pct: float,
-        decay_pct: float,
+        warmup_pct: float | None = None,
+        decay_pct: float | None = None,
         *,
+        warmup_steps: int | None = None,
+        decay_steps: int | None = None,
         on_overrun: str = "warn",
         **policy: Any,
     ) -> TableScheduler:
-        """Warmup-stable-decay: :func:`schedcore.wsd` (``min_lr``, ``decay``, ``warmup_start``).
+        """Warmup-stable-decay: :func:`schedcore.wsd` (``min_lr``, ``decay``, ``warmup_start``);
+        ``lr_max=None`` keeps each group's own lr (see :meth:`one_cycle`).
+
+        Each phase is a fraction (``warmup_pct``, ``decay_pct``) or a number of steps
+        (``warmup_steps``, ``decay_steps``). Give the warmup in steps to be able to extend the
+        run from a checkpoint taken in its stable phase: rebuild with the new ``total_steps`` and
+        ``load_state_dict`` the checkpoint (see :meth:`load_state_dict`).
 
         >>> import torch
         >>> opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
         >>> s = TableScheduler.wsd(opt, 10, 1e-3, 0.1, 0.2)
         >>> s.table["lr"].round(6).tolist()
         [0.0, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.0005]
+        >>> for _ in range(5): opt.step(); s.step()
+        >>> longer = TableScheduler.wsd(opt, 20, 1e-3, warmup_steps=1, decay_steps=2)
+        >>> longer.load_state_dict(s.state_dict()); longer.last_epoch, longer.total_steps
+        (5, 20)
         """
-        return cls._from_policy(
-            schedcore.wsd, optimizer, total_steps, on_overrun, lr_max, warmup_pct, decay_pct, **policy
-        )
+        n = _positive_int(total_steps, "total_steps")
+        warmup = _phase(warmup_pct, warmup_steps, n, "warmup")
+        decay = _phase(decay_pct, decay_steps, n, "decay")
+        n_groups = len(_optimizer(optimizer).param_groups)
+        peaks = _peaks(optimizer, lr_max)
+        if isinstance(peaks, slice):
+            peaks = schedcore.group_values(peaks, n_groups)
+        sched = cls._from_policy(schedcore.wsd, optimizer, n, on_overrun, peaks, warmup, decay, **policy)
+        lr = np.asarray(peaks, dtype=float)
+        dtype = np.dtype(policy.pop("dtype", np.float64)).name  # a name: checkpoints load with weights_only
+        sched._wsd = {"lr_max": lr.tolist(), "warmup_pct": warmup, "decay_pct": decay, "dtype": dtype, **policy}
+        return sched
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -387,6 +467,36 @@ def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
     return int(value)
+
+
+def _peaks(optimizer: Optimizer, lr_max: Any) -> Any:
+    """``lr_max`` as given; for ``None``, each group's own learning rate: its ``initial_lr`` when a
+    torch scheduler has recorded it (so a scheduler rebuilt after ``optimizer.load_state_dict``
+    finds the same peaks), else its current ``lr``."""
+    if lr_max is not None:
+        return lr_max
+    groups = _optimizer(optimizer).param_groups
+    return np.array([float(g.get("initial_lr", g["lr"])) for g in groups])
+
+
+def _phase(pct: float | None, steps: int | None, total_steps: int, name: str) -> float:
+    """A phase length as the fraction policies take, from ``{name}_pct`` or ``{name}_steps``."""
+    if (pct is None) == (steps is None):
+        raise ValueError(f"give {name}_pct or {name}_steps (one of them); got {pct!r} and {steps!r}")
+    if pct is not None:
+        return pct
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 0 <= steps <= total_steps:
+        raise ValueError(f"{name}_steps must be an integer in [0, total_steps={total_steps}]; got {steps!r}")
+    return int(steps) / total_steps  # the table's own division: the phase ends exactly at that step
+
+
+def _wsd_table(recipe: Mapping[str, Any], total_steps: int, n_groups: int) -> ScheduleTable:
+    """The table a :meth:`TableScheduler.wsd` with these settings (its state's ``"wsd"``) has."""
+    settings = dict(recipe)
+    lr = np.asarray(settings.pop("lr_max"), dtype=float)
+    pcts, dtype = (settings.pop("warmup_pct"), settings.pop("decay_pct")), settings.pop("dtype")
+    scheds = schedcore.wsd(lr if lr.ndim else float(lr), *pcts, n_groups=n_groups, **settings)
+    return schedcore.schedule_table(scheds, total_steps, dtype=dtype)
 
 
 def _step_index(epoch: Any) -> int:
