@@ -16,13 +16,20 @@ Rounds alternate between the sides so that drift hits all of them; rank 0 report
 seconds per training step of each side and the median per-round ratios. Target:
 Learner / hand <= 1.15.
 
-Run: .venv/bin/python benchmarks/bench_distributed.py [--model mlp|tiny] [--rounds 7]
+Every worker ends cleanly: no DDP model outlives the measurement, and no rank destroys the
+process group before every rank is done with it (a barrier first: rank 0 hosts the group's
+store). A DDP model alive when its group is destroyed (the hand loop's, kept by the loop variable
+of the timing loop) is what made rank 1 abort at exit once ("terminate called without an active
+exception"). ``--items N`` makes a small run (N training items) for checking exactly that.
+
+Run: .venv/bin/python benchmarks/bench_distributed.py [--model mlp|tiny] [--rounds 7] [--items 8192]
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import os
 import socket
@@ -36,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LR, DIV, DIV_FINAL, PCT_START, MOMS = 1e-3, 25.0, 1e5, 0.25, (0.95, 0.85, 0.95)
-N_EPOCH, BS, N_TRAIN, N_VALID = 2, 64, 8192, 2048
+N_EPOCH, BS, N_TRAIN = 2, 64, 8192  # validation: N_TRAIN // 4 items (at least 256)
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -54,7 +61,11 @@ def make_data(kind: str):
         y = 2 * x + 3 if kind == "tiny" else (x[:, :10].argmax(1))
         return TensorDataset(x, y)
 
-    return DataLoaders(DataLoader(ds(N_TRAIN), batch_size=BS, shuffle=True), DataLoader(ds(N_VALID), batch_size=256))
+    n_train = int(os.environ.get("BENCH_DDP_ITEMS", N_TRAIN))
+    return DataLoaders(
+        DataLoader(ds(n_train), batch_size=BS, shuffle=True),
+        DataLoader(ds(max(n_train // 4, 256)), batch_size=256),
+    )
 
 
 def make_model(kind: str):
@@ -101,11 +112,32 @@ def hand_fit(ddp, loss_func, train, valid, log: bool) -> None:
         totals = torch.zeros(2, dtype=torch.float64)
         with torch.no_grad():
             for xb, yb in valid:
-                totals += torch.tensor([loss_func(ddp.module(xb), yb).item() * len(xb), len(xb)], dtype=torch.float64)
+                totals += torch.tensor(
+                    [loss_func(ddp.module(xb), yb).item() * len(xb), len(xb)], dtype=torch.float64
+                )
         dist.all_reduce(totals)
 
 
 def worker(kind: str, rounds: int, out: Path) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group("gloo")  # distrib_ctx finds and uses it
+    times, steps = measure(kind, rounds)  # every DDP model is created and freed in there
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, DDP)]
+    if alive:
+        raise RuntimeError(
+            f"{len(alive)} DDP model(s) outlive the measurement: freed after the group, they can abort at exit"
+        )
+    if dist.get_rank() == 0:
+        out.write_text(json.dumps({"times": times, "steps": steps}))
+    dist.barrier()  # every rank is done with the group before any destroys it (rank 0 hosts its store)
+    dist.destroy_process_group()
+
+
+def measure(kind: str, rounds: int) -> tuple[dict, int]:
+    """Seconds per training step of each side, per round (round 0 warms up and is dropped)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
     from torch.utils.data import DataLoader, DistributedSampler
@@ -113,7 +145,6 @@ def worker(kind: str, rounds: int, out: Path) -> None:
     import torch_adapter.distributed  # noqa: F401 - adds Learner.distrib_ctx
     from torch_adapter import Learner
 
-    dist.init_process_group("gloo")  # distrib_ctx finds and uses it
     rank, world = dist.get_rank(), dist.get_world_size()
     dls = make_data(kind)
     model, loss_func = make_model(kind)
@@ -125,7 +156,9 @@ def worker(kind: str, rounds: int, out: Path) -> None:
     valid = DataLoader(vds, batch_size=256, sampler=DistributedSampler(vds, world, rank, shuffle=False))
     steps = N_EPOCH * len(train)
     sides = {
-        "learner": lambda: learn.fit_one_cycle(N_EPOCH, LR, div=DIV, div_final=DIV_FINAL, pct_start=PCT_START, moms=MOMS),
+        "learner": lambda: learn.fit_one_cycle(
+            N_EPOCH, LR, div=DIV, div_final=DIV_FINAL, pct_start=PCT_START, moms=MOMS
+        ),
         "hand": functools.partial(hand_fit, ddp, loss_func, train, valid, log=False),
         "hand+log": functools.partial(hand_fit, ddp, loss_func, train, valid, log=True),
     }
@@ -138,10 +171,7 @@ def worker(kind: str, rounds: int, out: Path) -> None:
                 fit()
                 if r:
                     times[name].append((time.perf_counter() - t0) / steps)
-    if rank == 0:
-        out.write_text(json.dumps({"times": times, "steps": steps}))
-    del ddp, sides  # DDP before its process group: the other order can abort the process at exit
-    dist.destroy_process_group()
+    return times, steps
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -151,10 +181,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(world: int, kind: str, rounds: int, limit: float = 600) -> dict:
+def run(world: int, kind: str, rounds: int, items: int = N_TRAIN, limit: float = 600) -> dict:
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_distributed_{os.getpid()}_{world}.json"
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(world),
-           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "BENCH_DDP_ITEMS": str(items)}  # fmt: skip
     cmd = [sys.executable, __file__, "--worker", "--model", kind, "--rounds", str(rounds), "--out", str(out)]
     procs = [subprocess.Popen(cmd, env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}) for r in range(world)]
     try:
@@ -173,7 +203,9 @@ def run(world: int, kind: str, rounds: int, limit: float = 600) -> dict:
 def report(world: int, result: dict) -> None:
     t = result["times"]
     med = {k: statistics.median(v) for k, v in t.items()}
-    print(f"{world} process(es), {result['steps']} training steps per fit and process, {len(t['learner'])} rounds:")
+    print(
+        f"{world} process(es), {result['steps']} training steps per fit and process, {len(t['learner'])} rounds:"
+    )
     for k, v in med.items():
         print(f"  {k:<9} {v * 1e3:8.3f} ms/step  {1 / v:8.1f} steps/s")
     for base in ("hand", "hand+log"):
@@ -186,6 +218,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description="fit_one_cycle under distrib_ctx vs a hand-written DDP loop")
     p.add_argument("--model", choices=("mlp", "tiny"), default="mlp")
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--items", type=int, default=N_TRAIN, help="training items (fewer: a quick run)")
     p.add_argument("--worlds", default="1,2", help="process counts to run, comma-separated")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -193,9 +226,9 @@ def main() -> None:
     if args.worker:
         worker(args.model, args.rounds, args.out)
         return
-    print(f"model={args.model}, {N_EPOCH} epochs of {N_TRAIN} items, batch {BS} per process, gloo on CPU")
+    print(f"model={args.model}, {N_EPOCH} epochs of {args.items} items, batch {BS} per process, gloo on CPU")
     for world in (int(w) for w in args.worlds.split(",")):
-        report(world, run(world, args.model, args.rounds))
+        report(world, run(world, args.model, args.rounds, args.items))
     print("target: learner / hand <= 1.15")
 
 

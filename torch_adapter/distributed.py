@@ -6,15 +6,18 @@ processes); inside :func:`distrib_ctx` the Learner trains with PyTorch's own
 
 - the process group is initialised from torchrun's environment (``RANK``, ``WORLD_SIZE``,
   ``MASTER_ADDR``, ``MASTER_PORT``, ``LOCAL_RANK``) unless one already exists; collectives time
-  out after ``timeout`` seconds, so a dead or stuck rank ends the others instead of hanging them
-  (a rank whose process ends on an error closes its connections: the others fail at once);
+  out after ``timeout`` seconds, so a dead or stuck rank ends the others instead of hanging them;
+  a rank that leaves on an error (an exception, ``sys.exit``, Ctrl-C) does not wait for the
+  others at exit: it notes in the job's store that it left and why, and its exit closes its
+  connections, so the others fail at once and name it (rank 0 prints it);
 - each fit wraps the model in DDP (and unwraps it after, so ``freeze``/``unfreeze`` between fits
   work); the wrapper's ``state_dict`` is the model's, so saved weights carry no ``module.`` prefix;
 - the training loader is sharded with a ``DistributedSampler`` (``set_epoch`` every epoch), the
   validation loader with a :class:`ShardSampler` that does not pad: validation losses and metrics
   are summed over ranks and cover each validation item exactly once;
 - every rank runs the same number of training batches and builds the same schedule table; both
-  are checked at the start of each epoch (a mismatch is a clear error on every rank, not a hang);
+  are checked at the start of each epoch (a mismatch is a clear error on every rank, not a hang),
+  and for an ``IterableDataset`` (whose length may not be what it yields) before every batch;
 - from ``after_backward`` on, ``learn.loss`` is the mean training loss over ranks (what the
   Recorder logs and the LR finder tests for divergence), and a non-finite loss on any rank stops
   every rank at the same batch, before the optimizer step: both travel in DDP's own gradient
@@ -81,9 +84,12 @@ __all__ = [
 #: Seconds a collective (or the rendezvous) may wait for the other ranks before it fails.
 DEFAULT_TIMEOUT = 600.0
 _LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
-#: did setup_distrib create the current group; is its teardown at exit registered
-_GROUP = {"ours": False, "atexit": False}
+#: did setup_distrib create the current group; is the at-exit handler registered; why this rank
+#: is leaving (an error left a distrib_ctx block: set until a later block ends normally); has it
+#: told the others; the client of the job's store (False: none reachable)
+_GROUP = {"ours": False, "atexit": False, "leaving": None, "announced": False, "store": None}
 _EXIT_WAIT = 30.0
+_STORE_WAIT = 5.0
 
 
 # ------------------------------------------------------------------------- process group
@@ -163,10 +169,15 @@ def setup_distrib(backend: str | None = None, device=None, timeout: float = DEFA
     dist.init_process_group(
         _backend_for(dev, backend), init_method="env://", timeout=timedelta(seconds=timeout)
     )
+    _register_at_exit()
+    _GROUP["ours"] = True
+    return True
+
+
+def _register_at_exit() -> None:
     if not _GROUP["atexit"]:
         atexit.register(_teardown_at_exit)
-    _GROUP.update(ours=True, atexit=True)
-    return True
+        _GROUP["atexit"] = True
 
 
 def teardown_distrib(barrier: bool = True) -> None:
@@ -185,15 +196,31 @@ def teardown_distrib(barrier: bool = True) -> None:
 
 
 def _teardown_at_exit() -> None:
-    """Destroy our group at interpreter exit, once every rank is there (so that rank 0, which
-    hosts the store, does not go first: that can abort the others at exit).
+    """At interpreter exit: a rank that is leaving on an error tells the others and goes at once;
+    otherwise our group is destroyed once every rank is there (so that rank 0, which hosts the
+    store, does not go first: that can abort the others at exit).
 
-    Not when an uncaught exception ends the process: the other ranks may be blocked in a
-    collective this rank will never join, and exiting now closes the connections, which fails
-    them at once. A rank that caught an error the others did not have waits at most
-    ``_EXIT_WAIT`` seconds for them (gloo), then exits all the same.
+    "Leaving on an error": an uncaught exception ends the process, or an exception (``sys.exit``
+    included) left the last ``distrib_ctx`` block. The other ranks may be blocked in a collective
+    this rank will never join: waiting for them would hold every rank until the collective
+    timeout, while exiting closes the connections, which fails them at once (and they find in the
+    job's store which rank left and why). When every rank exits normally but one is elsewhere,
+    rank 0 waits at most ``_EXIT_WAIT`` seconds for it (gloo's monitored barrier), then exits,
+    which releases the others.
     """
-    if not _GROUP["ours"] or not dist.is_initialized() or "last_value" in vars(sys):
+    try:
+        _leave_or_tear_down()
+    finally:
+        _GROUP["store"] = None  # close our store client now, while the interpreter is whole
+
+
+def _leave_or_tear_down() -> None:
+    if not dist.is_initialized():
+        return
+    if _GROUP["leaving"] is not None or "last_value" in vars(sys):
+        _announce_leaving(_GROUP["leaving"] or _describe(getattr(sys, "last_value", None)))
+        return
+    if not _GROUP["ours"]:
         return
     try:
         if dist.get_backend() == "gloo":
@@ -204,6 +231,95 @@ def _teardown_at_exit() -> None:
         return
     _GROUP["ours"] = False
     dist.destroy_process_group()
+
+
+# ------------------------------------------------------- which rank left (the job's store)
+def _left_key(rank: int) -> str:
+    return f"torch_adapter/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/left/{rank}"
+
+
+def _job_store():
+    """A client of the job's rendezvous store (``MASTER_ADDR:MASTER_PORT``), or None without one."""
+    if _GROUP["store"] is None:
+        try:
+            _GROUP["store"] = dist.TCPStore(
+                os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                timeout=timedelta(seconds=_STORE_WAIT), wait_for_workers=False,
+            )  # fmt: skip
+        except Exception:  # not a TCP rendezvous (file://, a custom store): no names, the rest works
+            _GROUP["store"] = False
+    return _GROUP["store"] or None
+
+
+def _describe(e: BaseException | None) -> str:
+    if isinstance(e, SystemExit):
+        return f"sys.exit({e.code!r})"
+    if e is None:
+        return "an uncaught error"
+    text = f"{type(e).__name__}: {e}".strip().splitlines()[0]
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _announce_leaving(reason: str) -> None:
+    """Say on stderr, and in the job's store for the other ranks, that this rank leaves and why."""
+    if _GROUP["announced"] or not dist.is_initialized():
+        return
+    _GROUP["announced"] = True
+    rank = dist.get_rank()
+    print(f"torch_adapter.distributed: rank {rank} leaves the job ({reason})", file=sys.stderr, flush=True)
+    store = _job_store()
+    if store is not None:
+        try:
+            store.set(_left_key(rank), reason)
+        except Exception:  # the store's host is gone already: the others know from their connections
+            pass
+
+
+def _back_in_step() -> None:
+    """A ``distrib_ctx`` block ended normally: this rank is not leaving (after all)."""
+    if _GROUP["announced"] and _job_store() is not None:
+        try:
+            _job_store().delete_key(_left_key(dist.get_rank()))
+        except Exception:
+            pass
+    _GROUP.update(leaving=None, announced=False)
+
+
+def _who_left(rank: int, world: int) -> str | None:
+    """The other ranks that announced they left (``"rank 1 (sys.exit(3))"``), or None."""
+    store = _job_store()
+    if store is None:
+        return None
+    try:
+        names = [
+            f"rank {r} ({store.get(_left_key(r)).decode(errors='replace')})"
+            for r in range(world)
+            if r != rank and store.check([_left_key(r)])
+        ]
+    except Exception:  # the store is unreachable: its host has ended
+        return None if rank == 0 else "rank 0 (or the launcher), which hosts the job's store,"
+    return ", ".join(names) or None
+
+
+def _on_error(e: BaseException) -> None:
+    """An exception leaves a ``distrib_ctx`` block: name the rank that left if that is the cause,
+    else note that this rank is leaving (told to the others at once for ``sys.exit`` and Ctrl-C,
+    which end the process, else at exit)."""
+    if not dist.is_initialized():
+        return
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if world > 1 and type(e) in (RuntimeError, dist.DistBackendError):  # a failed collective: who left?
+        left = _who_left(rank, world)
+        if left is not None:
+            message = f"torch_adapter.distributed: {left} left the job; rank {rank} stops too"
+            e.add_note(message)
+            if rank == 0:
+                print(message, file=sys.stderr, flush=True)
+            _GROUP.update(leaving=f"stopped after {left} left", announced=True)  # the others know already
+            return
+    _GROUP["leaving"] = _describe(e)
+    if isinstance(e, (SystemExit, KeyboardInterrupt)):
+        _announce_leaving(_GROUP["leaving"])
 
 
 # ------------------------------------------------------------------------------ sharding
@@ -425,6 +541,9 @@ class DistributedTrainer(Callback):
     def before_train(self) -> None:
         if self.world > 1:
             _check_same_on_all_ranks(self.learn, self.comm_device)
+            dl = self.learn.dl
+            if isinstance(dl, DataLoader) and isinstance(dl.dataset, IterableDataset):
+                self.learn.dl = _AgreedBatches(dl, self.comm_device)
 
     def after_loss(self) -> None:
         learn = self.learn
@@ -496,14 +615,52 @@ def _check_same_on_all_ranks(learn, comm_device: torch.device) -> None:
     dist.all_gather(every, mine)
     batches, rows, totals = (np.array([float(t[i]) for t in every]) for i in range(3))
     if not np.all(batches == batches[0]):
-        raise RuntimeError(
+        raise _OnEveryRank(
             f"ranks would run different numbers of training batches this epoch (by rank: {batches.astype(int).tolist()})"
             ", which hangs DDP: use map-style DataLoaders (distrib_ctx shards them) or loaders of equal length"
         )
     if not (np.all(rows == rows[0]) and np.allclose(totals, totals[0], rtol=1e-9, atol=0)):
-        raise RuntimeError(
+        raise _OnEveryRank(
             f"the schedule tables differ across ranks (rows {rows.tolist()}, sums {totals.tolist()})"
         )
+
+
+class _OnEveryRank(RuntimeError):
+    """An error every rank raises at the same point (a disagreement found by a collective): no rank
+    left because of another, so none is named as having left."""
+
+
+class _AgreedBatches:
+    """A training loader whose length says nothing certain (an ``IterableDataset``'s), iterated so
+    that every rank agrees before each batch that all ranks have one, and at the end that none has
+    more: a rank that runs out early is a clear error on every rank, not a collective mismatch
+    that aborts a process (gloo) or hangs. One one-number all-reduce per batch; map-style loaders
+    (sharded to equal counts, checked each epoch) do without."""
+
+    def __init__(self, dl, comm_device: torch.device):
+        self.dl, self.comm_device = dl, comm_device
+
+    def __len__(self) -> int:
+        return len(self.dl)
+
+    def __iter__(self) -> Iterator:
+        n = 0
+        for batch in self.dl:
+            self._agree(True, n)
+            yield batch
+            n += 1
+        self._agree(False, n)
+
+    def _agree(self, have: bool, n: int) -> None:
+        count = torch.tensor([int(have)], dtype=torch.int64, device=self.comm_device)
+        dist.all_reduce(count)
+        k, world = int(count.item()), dist.get_world_size()
+        if k not in (0, world):
+            raise _OnEveryRank(
+                f"ranks have different numbers of training batches this epoch: after {n} batches, {k} of {world} "
+                f"ranks had another batch and {world - k} had none (this rank: {'another' if have else 'none'}). "
+                "An IterableDataset must give every rank the same number of batches (split it by rank_distrib())"
+            )
 
 
 def _sum_valid_totals(learn, comm_device: torch.device) -> None:
@@ -607,8 +764,11 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     A process group this module created is kept after the block, for the next ``distrib_ctx``
     to reuse (PyTorch cannot reliably create a second default group in one process once DDP has
     run: pytorch issues 74666, 55967), and destroyed at interpreter exit once all ranks are
-    there -- but not when an uncaught exception ends the process: then its exit closes its
-    connections, which fails the other ranks at once. An error is never answered by destroying
+    there -- but not when the process ends on an error (an uncaught exception, or one that left
+    the block, ``sys.exit`` included): then it exits at once, noting in the job's store (the
+    ``MASTER_ADDR:MASTER_PORT`` rendezvous) that it left and why, and its exit closes its
+    connections, which fails the other ranks at once; they name it (rank 0 prints "rank 1
+    (sys.exit(3)) left the job"). An error is never answered by destroying
     the group while other ranks may still use it (that can abort them). A group the caller
     created is never destroyed here.
 
@@ -650,7 +810,19 @@ def _distributed(learn: Learner, device, seed: int | None, ddp_kwargs: dict | No
         learn.add_cb(trainer)
         undo.callback(learn.remove_cb, trainer)
         undo.callback(trainer.finally_fit)  # unwrap DDP if a fit left it (runs before remove_cb)
-        yield
+        _register_at_exit()
+        _job_store()  # connect now: when a rank leaves, its note must not wait for a new connection
+        try:
+            yield
+        except GeneratorExit:
+            raise
+        except BaseException as e:
+            try:
+                _on_error(e)
+            except Exception as note_failed:  # never hide the error itself
+                e.add_note(f"torch_adapter.distributed: could not tell the other ranks: {note_failed!r}")
+            raise
+        _back_in_step()
 
 
 def _shared_seed(seed: int | None, trainer: DistributedTrainer) -> int:

@@ -223,6 +223,46 @@ def scenario_mismatch(out: Path) -> dict:
     return {}
 
 
+class ExitOnOneRank(Callback):
+    """Rank ``EXIT_RANK`` calls ``sys.exit(3)`` mid-epoch (noting the time), while the other goes on
+    into the next collective."""
+
+    def after_batch(self):
+        if RANK == self.rank and self.learn.training and self.learn.epoch == 1 and self.learn.iter == 2:
+            (self.out / "exit-called").write_text(repr(time.time()))
+            sys.exit(3)
+
+
+def scenario_exit(out: Path) -> dict:
+    cb = ExitOnOneRank()
+    cb.rank, cb.out = int(os.environ["EXIT_RANK"]), out
+    learn = synth_learner(n_trn=6, cbs=cb)
+    with learn.distrib_ctx(timeout=TIMEOUT), learn.no_logging():
+        learn.fit(3)
+    return {}
+
+
+class RaggedStream(IterableDataset):
+    """Claims the same length on every rank but yields one batch more on rank 1 (a badly split stream)."""
+
+    def __len__(self):
+        return 4
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(RANK)
+        for _ in range(4 + RANK):
+            x = torch.randn(16, 1, generator=g)
+            yield x, 2 * x + 3
+
+
+def scenario_ragged(out: Path) -> dict:
+    dls = DataLoaders(DataLoader(RaggedStream(), batch_size=None), None)
+    learn = Learner(dls, RegModel(), nn.MSELoss(), lr=1e-2)
+    with learn.distrib_ctx(timeout=TIMEOUT), learn.no_logging():
+        learn.fit(2)
+    return {}
+
+
 if __name__ == "__main__":
     scenario, out = sys.argv[1], Path(sys.argv[2])
     result = globals()[f"scenario_{scenario}"](out)
