@@ -82,9 +82,39 @@ def one_cycle(
 ) -> Scheds:
     """1cycle: lr ``lr_max/div -> lr_max -> lr_max/div_final``, mom ``moms[0] -> [1] -> [2]``.
 
-    Both are :func:`combined_cos` with the turn at ``pct_start``. ``moms=None`` leaves momentum
-    unscheduled.
+    Both are :func:`combined_cos` with the turn at ``pct_start``: the lr rises by a cosine from
+    ``lr_max/div`` to ``lr_max`` over the first ``pct_start`` of training, then falls by a cosine
+    to ``lr_max/div_final``; momentum does the opposite.
 
+    Parameters
+    ----------
+    lr_max : float, array of shape (G,), or slice
+        Peak learning rate; an array gives one per parameter group, a ``slice`` is expanded over
+        ``n_groups`` (:func:`schedcore.group_values`).
+    div : float, default 25.0
+        The first lr is ``lr_max / div``; finite and > 0.
+    div_final : float, default 1e5
+        The lr anneals towards ``lr_max / div_final`` (reached at position 1); finite and > 0.
+    pct_start : float, default 0.25
+        Fraction of training spent rising, in [0, 1].
+    moms : tuple of three floats or None, default (0.95, 0.85, 0.95)
+        Momentum at the start, the turn and the end; ``None`` leaves momentum unscheduled.
+    n_groups : int, optional
+        Number of parameter groups; needed when ``lr_max`` is a slice.
+
+    Returns
+    -------
+    dict of str to Schedule
+        ``{"lr": ..., "mom": ...}`` (no ``"mom"`` when ``moms`` is None).
+
+    Raises
+    ------
+    ValueError
+        A non-finite ``lr_max``, ``div`` or ``div_final`` <= 0, ``pct_start`` outside [0, 1],
+        ``moms`` not three values, or a slice without ``n_groups``.
+
+    Examples
+    --------
     >>> s = one_cycle(1e-2)
     >>> s["lr"]([0, 0.25, 1]).tolist()
     [0.0004, 0.01, 1e-07]
@@ -107,6 +137,29 @@ def flat_cos(
 ) -> Scheds:
     """Flat then cosine: ``lr`` for ``pct_start`` of training, then cosine to ``lr/div_final``.
 
+    Parameters
+    ----------
+    lr : float, array of shape (G,), or slice
+        Learning rate of the flat part (per group for an array or a slice with ``n_groups``).
+    div_final : float, default 1e5
+        The lr anneals towards ``lr / div_final``; finite and > 0.
+    pct_start : float, default 0.75
+        Fraction of training at the flat ``lr``, in [0, 1].
+    n_groups : int, optional
+        Number of parameter groups; needed when ``lr`` is a slice.
+
+    Returns
+    -------
+    dict of str to Schedule
+        ``{"lr": ...}``.
+
+    Raises
+    ------
+    ValueError
+        A non-finite ``lr``, ``div_final`` <= 0 or ``pct_start`` outside [0, 1].
+
+    Examples
+    --------
     >>> flat_cos(1.0)["lr"]([0, 0.5, 0.75, 1]).tolist()
     [1.0, 1.0, 1.0, 1e-05]
     """
@@ -127,10 +180,41 @@ def sgdr(
     """SGDR (warm restarts): ``n_cycles`` cosines from a peak to ``min_lr``.
 
     Cycle ``i`` lasts ``cycle_len * cycle_mult**i`` epochs and peaks at
-    ``lr_max * cycle_decay**i``. Returns ``(scheds, n_epoch)`` where ``n_epoch`` is the total
-    length (an int when every cycle length is whole). Works for ``cycle_mult == 1`` (where
-    fastai's closed form divides by zero) and for float ``cycle_mult``.
+    ``lr_max * cycle_decay**i``. Works for ``cycle_mult == 1`` (where fastai's closed form divides
+    by zero) and for float ``cycle_mult``.
 
+    Parameters
+    ----------
+    n_cycles : int
+        Number of cycles, >= 1.
+    cycle_len : float
+        Length of the first cycle in epochs, > 0.
+    lr_max : float, array of shape (G,), or slice
+        Peak learning rate of the first cycle (per group for an array or a slice with ``n_groups``).
+    cycle_mult : float, default 2
+        Each cycle is this many times longer than the one before; > 0.
+    min_lr : float, default 0.0
+        Learning rate each cycle ends at; finite and >= 0.
+    cycle_decay : float, default 1.0
+        Each cycle's peak is this many times the one before; > 0.
+    n_groups : int, optional
+        Number of parameter groups; needed when ``lr_max`` is a slice.
+
+    Returns
+    -------
+    scheds : dict of str to Schedule
+        ``{"lr": ...}`` over the whole run.
+    n_epoch : int or float
+        The total length in epochs (an int when every cycle length is whole).
+
+    Raises
+    ------
+    ValueError
+        ``n_cycles`` not a positive integer, a non-positive ``cycle_len``, ``cycle_mult`` or
+        ``cycle_decay``, a negative or non-finite ``min_lr``, or a non-finite ``lr_max``.
+
+    Examples
+    --------
     >>> scheds, n_epoch = sgdr(3, 1, 1.0)
     >>> n_epoch
     7
@@ -157,6 +241,28 @@ def sgdr(
 def lr_range(start_lr: ArrayLike = 1e-7, end_lr: ArrayLike = 10, mode: str = "exp") -> Scheds:
     """LR range test: ``start_lr -> end_lr``, exponentially (``mode="exp"``) or linearly.
 
+    Parameters
+    ----------
+    start_lr : float or array of shape (G,), default 1e-7
+        Learning rate at position 0.
+    end_lr : float or array of shape (G,), default 10
+        Learning rate at position 1.
+    mode : {"exp", "linear"}, default "exp"
+        ``"exp"`` is :class:`SchedExp` (both ends non-zero and of one sign), ``"linear"``
+        :class:`SchedLin`.
+
+    Returns
+    -------
+    dict of str to Schedule
+        ``{"lr": ...}``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``mode``, or ends :class:`SchedExp` cannot join.
+
+    Examples
+    --------
     >>> lr_range()["lr"]([0, 0.5, 1]).round(10).tolist()
     [1e-07, 0.001, 10.0]
     >>> lr_range(0.0, 1.0, mode="linear")["lr"](0.5)
@@ -181,6 +287,31 @@ def warmup_cosine(
     The usual transformer schedule. ``warmup_start`` may be non-zero so the very first step
     does not run at lr 0.
 
+    Parameters
+    ----------
+    lr_max : float, array of shape (G,), or slice
+        Peak learning rate, reached at the end of the warmup.
+    warmup_pct : float
+        Fraction of training spent warming up, in [0, 1].
+    min_lr : float, default 0.0
+        Learning rate the cosine ends at (position 1).
+    warmup_start : float, default 0.0
+        Learning rate at position 0.
+    n_groups : int, optional
+        Number of parameter groups; needed when ``lr_max`` is a slice.
+
+    Returns
+    -------
+    dict of str to Schedule
+        ``{"lr": ...}``.
+
+    Raises
+    ------
+    ValueError
+        A non-finite ``lr_max`` or ``warmup_pct`` outside [0, 1].
+
+    Examples
+    --------
     >>> warmup_cosine(1.0, 0.1)["lr"]([0, 0.05, 0.1, 0.55, 1]).round(6).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
@@ -210,6 +341,36 @@ def wsd(
     The decay over the last ``decay_pct`` of training is ``"cos"``, ``"linear"`` or ``"sqrt"``
     (``lr_max - (lr_max - min_lr)*sqrt(p)``).
 
+    Parameters
+    ----------
+    lr_max : float, array of shape (G,), or slice
+        Learning rate of the plateau.
+    warmup_pct : float
+        Fraction of training spent warming up from ``warmup_start``, in [0, 1].
+    decay_pct : float
+        Fraction of training spent decaying at the end, in [0, 1]; ``warmup_pct + decay_pct <= 1``.
+    min_lr : float, default 0.0
+        Learning rate the decay ends at (position 1).
+    decay : {"cos", "linear", "sqrt"}, default "cos"
+        Shape of the decay.
+    warmup_start : float, default 0.0
+        Learning rate at position 0.
+    n_groups : int, optional
+        Number of parameter groups; needed when ``lr_max`` is a slice.
+
+    Returns
+    -------
+    dict of str to Schedule
+        ``{"lr": ...}``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``decay``, a non-finite ``lr_max``, fractions outside [0, 1] or summing to
+        more than 1.
+
+    Examples
+    --------
     >>> wsd(1.0, 0.1, 0.2, decay="linear")["lr"]([0, 0.05, 0.5, 0.9, 1]).round(6).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
@@ -237,7 +398,26 @@ POLICIES = {
 def get_policy(name: str):
     """Look up a policy function by name (``"one_cycle"``, ``"wsd"``, ...).
 
+    Parameters
+    ----------
+    name : str
+        A key of :data:`POLICIES`; ``-`` may stand for ``_`` (``"one-cycle"``).
+
+    Returns
+    -------
+    callable
+        The policy function.
+
+    Raises
+    ------
+    ValueError
+        An unknown name; the message lists the known ones.
+
+    Examples
+    --------
     >>> get_policy("flat_cos") is flat_cos
+    True
+    >>> get_policy("one-cycle") is one_cycle
     True
     """
     try:
