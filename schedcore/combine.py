@@ -99,6 +99,29 @@ def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSched
     (fastai's exact float comparison rejects ``[0.7, 0.2, 0.1]``; this does not). A piece may
     be any callable of ``pos`` (see :class:`~schedcore.annealers.FuncSchedule`).
 
+    Parameters
+    ----------
+    pcts : sequence of float
+        Fraction of training for each piece.
+    scheds : sequence of Schedule or callable
+        One schedule per piece, each evaluated at its local position in [0, 1].
+
+    Returns
+    -------
+    CombinedSchedule
+        Piece ``i`` covers ``[c_i, c_{i+1})`` with ``c = cumsum([0] + pcts)``; a boundary belongs
+        to the later piece.
+
+    Raises
+    ------
+    ValueError
+        ``pcts`` and ``scheds`` of different lengths, a negative or non-finite ``pcts`` entry, or
+        ``pcts`` not summing to 1 within 1e-6.
+    TypeError
+        A piece that is not callable.
+
+    Examples
+    --------
     >>> f = combine_scheds([0.5, 0.5], [SchedLin(0, 1), SchedLin(1, 0)])
     >>> f([0.0, 0.25, 0.5, 0.75, 1.0]).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
@@ -114,8 +137,26 @@ def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike
     """Cosine from ``start`` to ``middle`` over ``pct`` of training, then to ``end``.
 
     The 1cycle building block: ``combine_scheds([pct, 1-pct], [SchedCos(start, middle),
-    SchedCos(middle, end)])``. Values may be per-group arrays.
+    SchedCos(middle, end)])``.
 
+    Parameters
+    ----------
+    pct : float
+        Fraction of training of the first cosine, in [0, 1].
+    start, middle, end : float or array of shape (G,)
+        Values at positions 0, ``pct`` and 1; arrays give one value per parameter group.
+
+    Returns
+    -------
+    CombinedSchedule
+
+    Raises
+    ------
+    ValueError
+        ``pct`` outside [0, 1] or not finite, or per-group arrays of different lengths.
+
+    Examples
+    --------
     >>> combined_cos(0.25, 0.5, 1, 0)([0, 0.1, 0.25, 0.5, 1]).round(5).tolist()
     [0.5, 0.67275, 1.0, 0.75, 0.0]
     """
