@@ -119,6 +119,32 @@ def schedule_table(
     A schedule may be any callable of ``pos``: it is evaluated once, on the whole position array
     or, when it only takes floats, position by position (:mod:`schedcore.callables`).
 
+    Parameters
+    ----------
+    scheds : dict of str to Schedule (or list of Schedule), or a Schedule
+        What to evaluate; a single schedule is the ``"lr"`` column.
+    n_steps : int
+        Number of training steps of the whole run, >= 1 (row ``k`` is ``f(k / n_steps)``).
+    start, stop : int, optional
+        The steps ``start .. stop-1`` to evaluate (default: all), ``0 <= start <= stop <= n_steps``.
+    dtype : float64 or float32, default float64
+        The columns' dtype.
+
+    Returns
+    -------
+    ScheduleTable
+        One column per name, shape ``(stop - start,)`` or ``(stop - start, G)``.
+
+    Raises
+    ------
+    ValueError
+        ``n_steps``, ``start`` or ``stop`` out of range, an empty ``scheds``, or a dtype other
+        than float64/float32.
+    TypeError
+        A value that is not a schedule or a callable of ``pos``.
+
+    Examples
+    --------
     >>> from schedcore import SchedLin
     >>> t = schedule_table({"lr": SchedLin(0, 1)}, 4, start=2)
     >>> t.steps.tolist(), t["lr"].tolist()
@@ -203,6 +229,27 @@ def save_table(table: ScheduleTable, path: str | os.PathLike) -> Path:
     values), then ``n_steps`` and ``rows_left`` (from which a truncated file is detected).
     Numbers are written with the shortest repr that reads back as the same float.
 
+    Parameters
+    ----------
+    table : ScheduleTable
+        The table to write (a whole run or a slice of one).
+    path : str or path-like
+        The file; its extension (``.npz`` or ``.csv``) picks the format.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        An extension other than ``.npz`` or ``.csv``.
+    OSError
+        The file cannot be written (the old file, if any, is left as it was).
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> from schedcore import SchedLin
     >>> p = save_table(schedule_table(SchedLin(0, 1), 4, stop=2), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
@@ -255,12 +302,30 @@ def _csv_lines(table: ScheduleTable) -> Iterator[str]:
 def load_table(path: str | os.PathLike) -> ScheduleTable:
     """Load a table written by :func:`save_table` (this version's files or older ones).
 
-    Regular files only; a malformed, truncated or too large file raises ``ValueError``
-    naming the file and the problem, a missing one ``FileNotFoundError``.
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npz`` or ``.csv`` table file (regular files only).
 
+    Returns
+    -------
+    ScheduleTable
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        A malformed, truncated or too large file, or another extension; the message names the
+        file and the problem.
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> from schedcore import SchedLin
     >>> p = save_table(schedule_table(SchedLin(0, 1), 4), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> load_table(p)["lr"].tolist()
+    [0.0, 0.25, 0.5, 0.75]
     >>> p.write_text(p.read_text()[:-3])  # cut off the end of the last line
     87
     >>> load_table(p)
