@@ -152,6 +152,7 @@ def human_bytes(n: float) -> str:
     >>> human_bytes(3.2e9), human_bytes(512)
     ('3.0 GiB', '512 B')
     """
+    n = float(min(n, 10**300))  # a Python int may be beyond the float range
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -183,7 +184,7 @@ def check_fits(nbytes: float, what: str) -> None:
     ValueError: a table of 1e29 steps would need ... PiB of memory; ... available
     """
     available = memory_available()
-    if available is not None and nbytes > available:
+    if available is not None and nbytes > available:  # nbytes may be an int of any size
         raise ValueError(f"{what} would need {human_bytes(nbytes)} of memory; {human_bytes(available)} available")
 
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ._io import to_numpy
+from ._io import check_fits, to_numpy
 from .callables import evaluate_callable
+from .guards import check_int, check_positive, check_values
 
 __all__ = [
     "Schedule",
@@ -58,7 +59,14 @@ def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
     ...
     ValueError: positions must lie in [0, 1]; got 1.5 at index (1,)
     """
-    p = to_numpy(pos)
+    if isinstance(pos, (bool, np.bool_, str, bytes)) or pos is None:
+        raise TypeError(f"pos must be a number or an array of numbers in [0, 1]; got {pos!r}")
+    try:
+        p = to_numpy(pos)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"positions must lie in [0, 1]; got {str(pos)[:80]}") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"pos must be a number or an array of numbers in [0, 1]; got {str(pos)[:80]}") from None
     if p.size:
         lo, hi = p.min(), p.max()
         if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
@@ -76,15 +84,11 @@ def _as_value(x: ArrayLike, name: str) -> float | np.ndarray:
             f"{name}={x!r}: a slice needs the number of parameter groups; "
             "expand it first with group_values(value, n_groups)"
         )
-    a = to_numpy(x)
-    if a.ndim > 1:
+    a = check_values(x, name, ndim=(0, 1, 2))
+    if np.ndim(a) > 1:
         raise ValueError(f"{name} must be a number or a 1-D array of per-group values; got shape {a.shape}")
-    if a.ndim == 1 and a.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite; got {x!r}")
-    if a.ndim == 0:
-        return float(a)
+    if np.ndim(a) == 0:
+        return a
     a = a.copy()  # a schedule is a value: the caller's array may change, ours must not
     a.flags.writeable = False
     return a
@@ -111,30 +115,44 @@ def group_values(value: ArrayLike, n_groups: int) -> np.ndarray:
     >>> group_values(slice(1e-4, 1e-2), 3).round(8).tolist()
     [0.0001, 0.001, 0.01]
     """
-    if int(n_groups) != n_groups or n_groups < 1:
-        raise ValueError(f"n_groups must be a positive integer; got {n_groups!r}")
+    return _group_values(value, n_groups, "value")
+
+
+def _group_values(value: ArrayLike, n_groups: int, name: str) -> np.ndarray:
+    """:func:`group_values`, with errors naming the caller's parameter ``name``."""
+    n_groups = check_int(n_groups, "n_groups", min=1)
+    check_fits(8 * n_groups, f"n_groups={n_groups} per-group values")
     if isinstance(value, slice):
         if value.step is not None:
-            raise ValueError(f"a learning-rate slice takes no step; got {value!r}")
-        stop = value.stop
-        if stop is None or not np.isfinite(stop) or stop <= 0:
-            raise ValueError(f"slice end must be a positive number; got {value!r}")
-        if value.start is None or value.start == 0:
+            raise ValueError(f"{name}: a learning-rate slice takes no step; got {value!r}")
+        if value.stop is None:
+            raise ValueError(f"{name}: slice end must be a number > 0; got {value!r}")
+        stop = _slice_bound(value.stop, "end", value, name)
+        if value.start is None or (not isinstance(value.start, (bool, str)) and value.start == 0):
             out = np.full(n_groups, stop / 10.0)
             out[-1] = stop
             return out
-        start = value.start
-        if not np.isfinite(start) or start <= 0:
-            raise ValueError(f"slice start must be a positive number; got {value!r}")
+        start = _slice_bound(value.start, "start", value, name)
         if n_groups == 1:
-            return np.array([float(stop)])
-        return start * (stop / start) ** (np.arange(n_groups) / (n_groups - 1))
-    a = to_numpy(value)
-    if a.ndim == 0:
-        return np.full(n_groups, float(a))
+            return np.array([stop])
+        t = np.arange(n_groups) / (n_groups - 1)
+        ratio = stop / start
+        if 0.0 < ratio < math.inf:
+            return start * ratio**t
+        return np.exp(math.log(start) + (math.log(stop) - math.log(start)) * t)  # ratio over/underflows
+    a = check_values(value, name)
+    if np.ndim(a) == 0:
+        return np.full(n_groups, a)
     if a.shape != (n_groups,):
-        raise ValueError(f"expected {n_groups} per-group values; got {a.size} ({value!r})")
+        raise ValueError(f"{name}: expected {n_groups} per-group values; got {a.size} ({value!r})")
     return a.copy()
+
+
+def _slice_bound(v: Any, which: str, whole: slice, name: str) -> float:
+    try:
+        return check_positive(v, f"{name}: slice {which}")
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{e} (in {whole!r})") from None
 
 
 class Schedule:
@@ -196,11 +214,14 @@ class Annealer(Schedule):
     """
 
     _scale = 1.0
+    _halve = False  # end - start overflows: evaluate on halved values (see _eval_halved)
 
     def __init__(self, start: ArrayLike, end: ArrayLike):
         self.start = _as_value(start, "start")
         self.end = _as_value(end, "end")
         self.n_groups = _n_groups(self.start, self.end)
+        with np.errstate(over="ignore"):
+            self._halve = not np.all(np.isfinite(np.subtract(self.end, self.start)))
 
     def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -208,7 +229,9 @@ class Annealer(Schedule):
     def _eval(self, p: np.ndarray, is_sorted: bool = False, out: np.ndarray | None = None) -> np.ndarray:
         s, e = self.start, self.end
         at_end = _where_end(p, is_sorted)
-        if self.n_groups is not None:
+        if self._halve:
+            v = _into(out, self._eval_halved(p))
+        elif self.n_groups is not None:
             v = _into(out, self._weight(p)[..., None] * ((e - s) * self._scale) + s)
         else:
             v = self._weight(p, out)  # in place: one buffer, no temporaries
@@ -217,6 +240,15 @@ class Annealer(Schedule):
         if at_end is not None:
             v[at_end] = e
         return v
+
+    def _eval_halved(self, p: np.ndarray) -> np.ndarray:
+        """``2 * (s/2 + w*(e/2 - s/2))``: no overflow when ``e - s`` exceeds the float range
+        (``SchedCos(-1e308, 1e308)``); clipped to ``[min(s, e), max(s, e)]`` against rounding."""
+        s, e = np.asarray(self.start) * 0.5, np.asarray(self.end) * 0.5
+        w = self._weight(p)
+        v = (w[..., None] if self.n_groups is not None else w) * ((e - s) * self._scale) + s
+        v *= 2.0
+        return np.clip(v, np.minimum(self.start, self.end), np.maximum(self.start, self.end))
 
     def _args(self) -> str:
         def fmt(v):
@@ -342,9 +374,7 @@ class SchedPoly(Annealer):
 
     def __init__(self, start: ArrayLike, end: ArrayLike, power: float):
         super().__init__(start, end)
-        if not (isinstance(power, (int, float, np.number)) and np.isfinite(power) and power > 0):
-            raise ValueError(f"SchedPoly power must be a finite number > 0; got {power!r}")
-        self.power = float(power)
+        self.power = check_positive(power, "power")
 
     def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.power(p, self.power, out=out)

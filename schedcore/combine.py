@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._io import to_numpy
 from .annealers import ArrayLike, SchedCos, SchedLin, SchedNo, Schedule, _into, _n_groups, as_schedule  # noqa: F401  (used by the doctests)
+from .guards import as_array, check_fraction, check_values
 
 __all__ = ["CombinedSchedule", "combine_scheds", "combined_cos"]
 
@@ -20,7 +20,7 @@ _PCT_TOL = 1e-6
 
 
 def _check_pcts(pcts: ArrayLike, n_scheds: int) -> np.ndarray:
-    p = to_numpy(pcts)
+    p = as_array(pcts, "pcts")
     if p.ndim != 1:
         raise ValueError(f"pcts must be a 1-D sequence of fractions; got {pcts!r}")
     if len(p) != n_scheds:
@@ -43,7 +43,12 @@ class CombinedSchedule(Schedule):
     """
 
     def __init__(self, pcts: ArrayLike, scheds: Sequence[Schedule]):
-        scheds = list(scheds)
+        try:
+            if isinstance(scheds, (str, bytes, Schedule)):
+                raise TypeError
+            scheds = list(scheds)
+        except TypeError:
+            raise TypeError(f"scheds must be a sequence of schedules; got {scheds!r}") from None
         if not scheds:
             raise ValueError("scheds must not be empty")
         scheds = [as_schedule(s, f"scheds[{i}]") for i, s in enumerate(scheds)]  # plain callables too
@@ -160,7 +165,7 @@ def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike
     >>> combined_cos(0.25, 0.5, 1, 0)([0, 0.1, 0.25, 0.5, 1]).round(5).tolist()
     [0.5, 0.67275, 1.0, 0.75, 0.0]
     """
-    pct = float(pct)
-    if not 0.0 <= pct <= 1.0:
-        raise ValueError(f"pct must be in [0, 1]; got {pct!r}")
+    pct = check_fraction(pct, "pct")
+    for name, value in (("start", start), ("middle", middle), ("end", end)):
+        check_values(value, name)
     return combine_scheds([pct, 1.0 - pct], [SchedCos(start, middle), SchedCos(middle, end)])

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from ._io import atomic_write, open_regular, read_npz, read_text, to_numpy
+from .guards import check_int
 from .suggest import SuggestedLRs, suggest_lrs, valley
 
 __all__ = ["LossCurve", "save_curve", "load_curve", "curve_from_dict", "CURVE_FORMAT"]
@@ -80,6 +81,8 @@ class LossCurve:
     @classmethod
     def of(cls, lrs, losses, raw_losses=None, num_it=None, settings=None, source: str = "") -> LossCurve:
         """Check and convert (lists, arrays, tensors); raises ``ValueError`` naming the problem."""
+        if lrs is None or losses is None:
+            raise TypeError(f"lrs and losses are required; got lrs={lrs!r}, losses={losses!r}")
         arrays = {"lr": lrs, "loss": losses, "raw_loss": raw_losses}
         arrays = {k: _column(k, v) for k, v in arrays.items() if v is not None}
         _check_columns(arrays)
@@ -186,7 +189,7 @@ def _column(name: str, values) -> np.ndarray:
         values = [_from_json(v) for v in values]
     try:
         a = to_numpy(values)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"'{name}' must hold numbers; got {str(values)[:60]}") from None
     if a.ndim != 1:
         raise ValueError(f"'{name}' must be 1-D (one curve); got shape {a.shape}")
@@ -207,16 +210,14 @@ def _check_columns(arrays: dict[str, np.ndarray]) -> None:
 def _check_num_it(num_it) -> int | None:
     if num_it is None:
         return None
-    if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 1:
-        raise ValueError(f"num_it must be an integer >= 1 or None; got {num_it!r}")
-    return int(num_it)
+    return check_int(num_it, "num_it", min=1)
 
 
 def _check_settings(settings) -> dict:
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):
-        raise ValueError(f"settings must be a dict; got {type(settings).__name__}")
+        raise TypeError(f"settings must be a dict; got {type(settings).__name__}")
     try:
         return json.loads(json.dumps(dict(settings), allow_nan=False))
     except (TypeError, ValueError) as e:

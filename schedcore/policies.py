@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 
-from ._io import to_numpy
 from .annealers import (
     ArrayLike,
     SchedCos,
@@ -26,9 +25,10 @@ from .annealers import (
     SchedNo,
     SchedPoly,
     Schedule,
-    group_values,
+    _group_values,
 )
 from .combine import combine_scheds, combined_cos
+from .guards import check_float, check_fraction, check_int, check_positive, check_values
 
 __all__ = [
     "one_cycle",
@@ -43,33 +43,51 @@ __all__ = [
 
 Scheds = dict[str, Schedule]
 
+# Each SGDR cycle is one schedule object; more than this would take minutes to build.
+_MAX_CYCLES = 100_000
+
 
 def _lr(value: ArrayLike, n_groups: int | None, name: str = "lr_max") -> float | np.ndarray:
-    """A learning rate: float, per-group array, or a slice expanded over ``n_groups``."""
+    """A learning rate (finite, >= 0): float, per-group array, or a slice expanded over ``n_groups``."""
+    if n_groups is not None:
+        n_groups = check_int(n_groups, "n_groups", min=1)
     if isinstance(value, slice):
         if n_groups is None:
             raise ValueError(f"{name}={value!r} is a slice: pass n_groups to expand it")
-        return group_values(value, n_groups)
+        return _group_values(value, n_groups, name)
     if value is None:
-        raise ValueError(f"{name} is required; got None")
-    a = to_numpy(value)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-    if n_groups is not None and a.ndim:
-        return group_values(a, n_groups)
-    return float(a) if a.ndim == 0 else a
+        raise TypeError(f"{name} is required; got None")
+    a = check_values(value, name, min=0.0)
+    if n_groups is not None and np.ndim(a):
+        return _group_values(a, n_groups, name)
+    return a
 
 
 def _pct(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float, np.number)) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
-    return float(value)
+    return check_fraction(value, name)
 
 
 def _positive(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
+    return check_positive(value, name)
+
+
+def _finite(value: float | np.ndarray, what: str) -> float | np.ndarray:
+    """A value derived from several arguments (``lr_max / div``): it must not overflow."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} overflows (is {value!r}); use smaller or less extreme values")
+    return value
+
+
+def _moms(moms) -> tuple:
+    try:
+        if isinstance(moms, (str, bytes)):
+            raise TypeError
+        n = len(moms)
+    except TypeError:
+        raise TypeError(f"moms must be three values (start, middle, end) or None; got {moms!r}") from None
+    if n != 3:
+        raise ValueError(f"moms must be three values (start, middle, end); got {moms!r}")
+    return tuple(check_values(m, f"moms[{i}]") for i, m in enumerate(moms))
 
 
 def one_cycle(
@@ -124,11 +142,10 @@ def one_cycle(
     lr = _lr(lr_max, n_groups)
     div, div_final = _positive(div, "div"), _positive(div_final, "div_final")
     pct_start = _pct(pct_start, "pct_start")
-    scheds: Scheds = {"lr": combined_cos(pct_start, lr / div, lr, lr / div_final)}
+    start, end = _finite(lr / div, "lr_max / div"), _finite(lr / div_final, "lr_max / div_final")
+    scheds: Scheds = {"lr": combined_cos(pct_start, start, lr, end)}
     if moms is not None:
-        if len(moms) != 3:
-            raise ValueError(f"moms must be three values (start, middle, end); got {moms!r}")
-        scheds["mom"] = combined_cos(pct_start, *moms)
+        scheds["mom"] = combined_cos(pct_start, *_moms(moms))
     return scheds
 
 
@@ -165,7 +182,8 @@ def flat_cos(
     """
     lr = _lr(lr, n_groups, "lr")
     div_final = _positive(div_final, "div_final")
-    return {"lr": combined_cos(_pct(pct_start, "pct_start"), lr, lr, lr / div_final)}
+    end = _finite(lr / div_final, "lr / div_final")
+    return {"lr": combined_cos(_pct(pct_start, "pct_start"), lr, lr, end)}
 
 
 def sgdr(
@@ -223,17 +241,24 @@ def sgdr(
     >>> sgdr(3, 2, 1.0, cycle_mult=1)[1]
     6
     """
-    if int(n_cycles) != n_cycles or n_cycles < 1:
-        raise ValueError(f"n_cycles must be a positive integer; got {n_cycles!r}")
+    n_cycles = check_int(n_cycles, "n_cycles", min=1, max=_MAX_CYCLES)
     cycle_len = _positive(cycle_len, "cycle_len")
     cycle_mult = _positive(cycle_mult, "cycle_mult")
     cycle_decay = _positive(cycle_decay, "cycle_decay")
     lr = _lr(lr_max, n_groups)
-    if not (math.isfinite(min_lr) and min_lr >= 0):
-        raise ValueError(f"min_lr must be a finite number >= 0; got {min_lr!r}")
-    lengths = np.array([cycle_len * cycle_mult**i for i in range(int(n_cycles))])
-    total = float(lengths.sum())
-    pieces = [SchedCos(lr * cycle_decay**i, min_lr) for i in range(int(n_cycles))]
+    min_lr = check_float(min_lr, "min_lr", min=0.0)
+    i = np.arange(n_cycles)
+    with np.errstate(over="ignore", under="ignore"):
+        lengths = cycle_len * cycle_mult**i
+        total = float(lengths.sum())
+        peaks = [lr * np.float64(cycle_decay) ** k for k in range(n_cycles)]
+    if not math.isfinite(total):
+        raise ValueError(
+            f"n_cycles={n_cycles} cycles of cycle_len={cycle_len!r} growing by cycle_mult={cycle_mult!r} "
+            "add up to more epochs than a float holds"
+        )
+    _finite(peaks[-1], f"lr_max * cycle_decay**{n_cycles - 1}")
+    pieces = [SchedCos(peak, min_lr) for peak in peaks]
     n_epoch: int | float = int(round(total)) if np.allclose(lengths, np.round(lengths)) else total
     return {"lr": combine_scheds(lengths / total, pieces)}, n_epoch
 
@@ -268,7 +293,12 @@ def lr_range(start_lr: ArrayLike = 1e-7, end_lr: ArrayLike = 10, mode: str = "ex
     >>> lr_range(0.0, 1.0, mode="linear")["lr"](0.5)
     0.5
     """
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'exp' or 'linear'; got {mode!r}")
+    start_lr, end_lr = check_values(start_lr, "start_lr", min=0.0), check_values(end_lr, "end_lr", min=0.0)
     if mode == "exp":
+        if np.any(np.asarray(start_lr) <= 0) or np.any(np.asarray(end_lr) <= 0):
+            raise ValueError(f"mode='exp' needs start_lr and end_lr > 0; got start_lr={start_lr!r}, end_lr={end_lr!r}")
         return {"lr": SchedExp(start_lr, end_lr)}
     if mode == "linear":
         return {"lr": SchedLin(start_lr, end_lr)}
@@ -317,6 +347,7 @@ def warmup_cosine(
     """
     lr = _lr(lr_max, n_groups)
     w = _pct(warmup_pct, "warmup_pct")
+    min_lr, warmup_start = _lr(min_lr, None, "min_lr"), _lr(warmup_start, None, "warmup_start")
     return {"lr": combine_scheds([w, 1 - w], [SchedLin(warmup_start, lr), SchedCos(lr, min_lr)])}
 
 
@@ -374,9 +405,12 @@ def wsd(
     >>> wsd(1.0, 0.1, 0.2, decay="linear")["lr"]([0, 0.05, 0.5, 0.9, 1]).round(6).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
+    if not isinstance(decay, str):
+        raise TypeError(f"decay must be one of {sorted(_DECAYS)}; got {decay!r}")
     if decay not in _DECAYS:
         raise ValueError(f"decay must be one of {sorted(_DECAYS)}; got {decay!r}")
     lr = _lr(lr_max, n_groups)
+    min_lr, warmup_start = _lr(min_lr, None, "min_lr"), _lr(warmup_start, None, "warmup_start")
     w, d = _pct(warmup_pct, "warmup_pct"), _pct(decay_pct, "decay_pct")
     if w + d > 1 + 1e-12:
         raise ValueError(f"warmup_pct + decay_pct must be <= 1; got {w} + {d}")
@@ -420,6 +454,8 @@ def get_policy(name: str):
     >>> get_policy("one-cycle") is one_cycle
     True
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a policy name (a str); got {name!r}")
     try:
         return POLICIES[name.replace("-", "_")]
     except KeyError:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import to_numpy
+from .guards import as_array, check_float, check_int, check_positive
 
 __all__ = [
     "valley",
@@ -90,7 +90,7 @@ class _Curves:
 
 def _curves(lrs: ArrayLike, losses: ArrayLike) -> _Curves:
     """Convert and check shapes: 1-D (one curve) or 2-D (a batch), same number of points."""
-    x, y = to_numpy(lrs), to_numpy(losses)
+    x, y = as_array(lrs, "lrs"), as_array(losses, "losses")
     for name, a in (("lrs", x), ("losses", y)):
         if a.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D (one curve) or 2-D (a batch of curves); got shape {a.shape}")
@@ -336,13 +336,7 @@ def slide(
 
 
 def _slide_args(lr_diff, thresh, adjust_value) -> tuple[int, float, float]:
-    if isinstance(lr_diff, bool) or not isinstance(lr_diff, (int, np.integer)) or lr_diff < 0:
-        raise ValueError(f"lr_diff must be an integer >= 0; got {lr_diff!r}")
-    if not (np.isfinite(thresh) and thresh >= 0):
-        raise ValueError(f"thresh must be a finite number >= 0; got {thresh!r}")
-    if not (np.isfinite(adjust_value) and adjust_value > 0):
-        raise ValueError(f"adjust_value must be a finite number > 0; got {adjust_value!r}")
-    return int(lr_diff), float(thresh), float(adjust_value)
+    return check_int(lr_diff, "lr_diff", min=0), check_float(thresh, "thresh", min=0.0), check_positive(adjust_value, "adjust_value")
 
 
 def _gradient(y: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -440,9 +434,12 @@ def trim_curve(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> 
     >>> lrs.tolist(), losses.tolist()
     ([2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0])
     """
-    x, y = to_numpy(lrs), to_numpy(losses)
-    if x.shape[-1:] != y.shape[-1:]:
+    x, y = as_array(lrs, "lrs"), as_array(losses, "losses")
+    if x.ndim == 0 or y.ndim == 0 or x.shape[-1:] != y.shape[-1:]:
         raise ValueError(f"lrs and losses must have as many points; got shapes {x.shape} and {y.shape}")
+    if x.shape != y.shape:  # one curve's lrs for a batch of losses, or the other way round
+        c = _curves(x, y)
+        x, y = c.lrs, c.losses
     num_it = y.shape[-1] if num_it is None else _num_it(num_it)
     x, y = x[..., num_it // 10 : -5], y[..., num_it // 10 : -5]
     after_nan = np.cumsum(np.isnan(y), axis=-1) > 0
@@ -453,9 +450,7 @@ def trim_curve(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> 
 
 
 def _num_it(num_it) -> int:
-    if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 0:
-        raise ValueError(f"num_it must be an integer >= 0; got {num_it!r}")
-    return int(num_it)
+    return check_int(num_it, "num_it", min=0)
 
 
 def suggest_lrs(
@@ -484,9 +479,11 @@ def suggest_lrs(
     '1.00e-02 1.00e-04'
     """
     num_it = None if num_it is None else _num_it(num_it)
+    funcs = _check_funcs(funcs)
     if num_it is None:
-        num_it = to_numpy(losses).shape[-1]
-    x, y = trim_curve(lrs, losses, num_it) if trim else (to_numpy(lrs), to_numpy(losses))
+        y = as_array(losses, "losses")
+        num_it = y.shape[-1] if y.ndim else 0
+    x, y = trim_curve(lrs, losses, num_it) if trim else (as_array(lrs, "lrs"), as_array(losses, "losses"))
     values, points = [], []
     for func in funcs:
         value, point = _run(func, x, y, num_it)
@@ -495,6 +492,15 @@ def suggest_lrs(
     names = _field_names(funcs)
     result = SuggestedLRs.make(names, values)
     return (result, SuggestedLRs.make(names, points)) if return_points else result
+
+
+def _check_funcs(funcs: Any) -> list[Callable]:
+    try:
+        if isinstance(funcs, (str, bytes)) or not all(map(callable, funcs)):
+            raise TypeError
+        return list(funcs)
+    except TypeError:
+        raise TypeError(f"funcs must be a sequence of suggestion functions; got {funcs!r}") from None
 
 
 _BUILTIN = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep}
@@ -532,9 +538,7 @@ def _run_one(func: Callable, c: _Curves, b: int, problems: list[str], num_it: in
 
 
 def _check_beta(beta: float) -> float:
-    if isinstance(beta, bool) or not (isinstance(beta, (int, float, np.floating)) and 0 <= beta < 1):
-        raise ValueError(f"beta must be a number in [0, 1); got {beta!r}")
-    return float(beta)
+    return check_float(beta, "beta", min=0.0, max=1.0, max_open=True)
 
 
 class LossSmoother:
@@ -576,7 +580,7 @@ def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
     [2.0, nan, 0.6666666666666666]
     """
     beta = _check_beta(beta)
-    x = to_numpy(raw)
+    x = as_array(raw, "raw")
     if x.ndim not in (1, 2):
         raise ValueError(f"raw losses must be 1-D or 2-D (a batch of curves); got shape {x.shape}")
     cols = np.moveaxis(x, -1, 0)
@@ -679,6 +683,8 @@ def diagnose(
     >>> d.usable, d.unusable, d.warnings
     (True, {'slide': 'needs at least 16 points; the curve has 5'}, ('only 5 points: suggestions are rough',))
     """
+    noise_ratio = check_float(noise_ratio, "noise_ratio", min=0.0)
+    funcs = _check_funcs(funcs)
     c = _curves(lrs, losses)
     problems = _curve_problems(c)
     unusable: list[dict[str, str]] = [{} for _ in problems]

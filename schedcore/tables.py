@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._io import atomic_write, read_npz, read_text
+from ._io import atomic_write, check_fits, read_npz, read_text
 from .annealers import Schedule, as_schedule
+from .guards import check_int
 
 __all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table"]
 
@@ -64,7 +65,7 @@ class ScheduleTable(Mapping):
 
     def row(self, k: int) -> dict[str, float | np.ndarray]:
         """Values at absolute step ``k`` as ``{name: value}``."""
-        i = k - self.start
+        i = check_int(k, "k") - self.start
         if not 0 <= i < self.rows:
             raise IndexError(
                 f"step {k} is outside this table's steps [{self.start}, {self.start + self.rows})"
@@ -88,11 +89,10 @@ def _rows(values: Mapping[str, np.ndarray]) -> int:
 
 
 def _check_steps(n_steps: int, start: int, stop: int | None) -> tuple[int, int, int]:
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
-    n_steps = int(n_steps)
-    stop = n_steps if stop is None else stop
-    if not (0 <= start <= stop <= n_steps) or int(start) != start or int(stop) != stop:
+    n_steps = check_int(n_steps, "n_steps", min=1)
+    start = check_int(start, "start", min=0)
+    stop = n_steps if stop is None else check_int(stop, "stop", min=0)
+    if not (0 <= start <= stop <= n_steps):
         raise ValueError(
             f"need 0 <= start <= stop <= n_steps; got start={start!r}, stop={stop!r}, n_steps={n_steps}"
         )
@@ -155,10 +155,14 @@ def schedule_table(
     """
     if isinstance(scheds, Schedule) or (callable(scheds) and not isinstance(scheds, Mapping)):
         scheds = {"lr": scheds}
-    if not isinstance(scheds, Mapping) or not scheds:
-        raise ValueError(f"scheds must be a non-empty dict of name -> Schedule; got {scheds!r}")
+    if not isinstance(scheds, Mapping):
+        raise TypeError(f"scheds must be a schedule or a dict of name -> schedule; got {scheds!r}")
+    if not scheds:
+        raise ValueError(f"scheds must be a non-empty dict of name -> schedule; got {scheds!r}")
     dtype = _table_dtype(dtype)
     n_steps, start, stop = _check_steps(n_steps, start, stop)
+    check_fits(8 * (stop - start) * (1 + len(scheds)),
+               f"a table of {stop - start} steps (n_steps={n_steps}, start={start}, stop={stop}) x {len(scheds) + 1} columns")  # fmt: skip
     pos = np.arange(start, stop, dtype=np.float64)
     pos /= n_steps  # a division, so that row k is exactly f(k / n_steps)
     values = {}

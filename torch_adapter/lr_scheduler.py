@@ -25,11 +25,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 import schedcore
 from schedcore import Schedule, ScheduleTable
+from schedcore.guards import check_int
 
 from .optim import TableWriter
 from .schedule import whole_number
@@ -119,7 +121,8 @@ class TableScheduler(LRScheduler):
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
-        if on_overrun not in _ON_OVERRUN:
+        last_epoch = check_int(last_epoch, "last_epoch", min=-1)
+        if not isinstance(on_overrun, str) or on_overrun not in _ON_OVERRUN:
             raise ValueError(f"on_overrun must be one of {_ON_OVERRUN}; got {on_overrun!r}")
         self.table = _as_table(source, total_steps, dtype)
         if "lr" not in self.table:
@@ -212,8 +215,9 @@ class TableScheduler(LRScheduler):
         ValueError: scheduler state does not match this TableScheduler: table values differ ...
         """
         self._check_state(state_dict)
-        self.last_epoch = int(state_dict["last_epoch"])
-        self._step_count = int(state_dict["_step_count"])
+        last_epoch = check_int(_scalar_state(state_dict["last_epoch"]), "last_epoch", min=-1)
+        step_count = check_int(_scalar_state(state_dict["_step_count"]), "_step_count", min=0)
+        self.last_epoch, self._step_count = last_epoch, step_count
         self._overrun_warned = bool(state_dict.get("overrun_warned", False))
         self._write_row(self._row_of(self.last_epoch))
 
@@ -253,6 +257,9 @@ class TableScheduler(LRScheduler):
         if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
             found = state.get("format") if isinstance(state, Mapping) else type(state).__name__
             raise ValueError(f"not a TableScheduler state (format {found!r}, expected {_STATE_FORMAT!r})")
+        missing = [k for k in ("last_epoch", "_step_count") if k not in state]
+        if missing:
+            raise ValueError(f"the scheduler state lacks {missing} (saved by something else, or edited)")
         mine = self.state_dict()
         diffs = [
             f"{key} {state.get(key)!r} in the checkpoint, {mine[key]!r} here"
@@ -464,9 +471,7 @@ def _optimizer(optimizer: Any) -> Optimizer:
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
+    return check_int(value, name, min=1)
 
 
 def _peaks(optimizer: Optimizer, lr_max: Any) -> Any:
@@ -500,9 +505,12 @@ def _wsd_table(recipe: Mapping[str, Any], total_steps: int, n_groups: int) -> Sc
 
 
 def _step_index(epoch: Any) -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-        raise ValueError(f"step(epoch) needs an integer step >= 0; got {epoch!r}")
-    return int(epoch)
+    return check_int(epoch, "epoch", min=0)
+
+
+def _scalar_state(value: Any) -> Any:
+    """A checkpoint's 0-d tensor (some savers wrap numbers) as its number; anything else as is."""
+    return value.item() if isinstance(value, Tensor) and value.ndim == 0 and not value.is_floating_point() else value
 
 
 def _as_table(source: Source, total_steps: int | None, dtype: Any = np.float64) -> ScheduleTable:

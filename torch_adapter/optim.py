@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from schedcore import group_values
+from schedcore.guards import check_values
 
 __all__ = [
     "HYPER_NAMES",
@@ -148,7 +149,13 @@ def set_hyper(opt: torch.optim.Optimizer, name: str, value) -> None:
     [0.0001, 0.001]
     >>> set_hyper(opt, "mom", [0.8, 0.7]); get_hyper(opt, "mom")
     [0.8, 0.7]
+    >>> set_hyper(opt, "lr", float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: value for 'lr' must be a finite number >= 0; got nan
     """
+    if not isinstance(value, slice):
+        check_values(value, f"value for {name!r}", min=0.0 if name == "lr" else None)
     hyper_setter(opt, name)(value)
 
 
@@ -367,6 +374,10 @@ def _checked_column(name: str, col, n_groups: int):
         rows = finite.reshape(len(col), -1).all(1)
         bad = int(rows.to(torch.uint8).argmin()) if isinstance(rows, torch.Tensor) else int(np.argmin(rows))
         raise ValueError(f"{name!r} has non-finite values (first at row {bad})")
+    if name == "lr" and bool((col < 0).any()):  # a learning rate is >= 0
+        rows = (col < 0).reshape(len(col), -1).any(1)
+        bad = int(rows.to(torch.uint8).argmax()) if isinstance(rows, torch.Tensor) else int(np.argmax(rows))
+        raise ValueError(f"'lr' has negative values (first at row {bad})")
     return col
 
 

@@ -87,10 +87,12 @@ def test_array_is_used_as_is_and_copied():
         group_values([1.0, 2.0], 3)
 
 
-@pytest.mark.parametrize("n", [0, -1, 1.5])
+@pytest.mark.parametrize("n", [0, -1])
 def test_group_count_must_be_positive_integer(n):
-    with pytest.raises(ValueError, match=f"n_groups must be a positive integer; got {n!r}"):
+    with pytest.raises(ValueError, match=f"n_groups must be an integer >= 1; got {n!r}"):
         group_values(1.0, n)
+    with pytest.raises(TypeError, match="n_groups must be an integer; got 1.5"):  # the wrong type (issue 11 guards)
+        group_values(1.0, 1.5)
 
 
 def test_policies_expand_slices_per_group():
@@ -284,7 +286,7 @@ def test_every_policy_expands_a_slice_over_n_groups(make):
     ],
 )
 def test_bad_policy_arguments_name_the_parameter(call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):  # None for a number: TypeError (issue 11 guards)
         call()
 
 

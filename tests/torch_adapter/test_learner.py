@@ -369,9 +369,9 @@ def test_bad_inputs():
             learn.fit(n)
     with pytest.raises(ValueError, match="start_epoch"):
         learn.fit(2, start_epoch=3)
-    with pytest.raises(ValueError, match="slice end must be a positive number"):
+    with pytest.raises(ValueError, match="slice end must be a finite number > 0"):
         learn.fit(1, lr=slice(1e-3, 0))
-    with pytest.raises(ValueError, match="slice end must be a positive number"):
+    with pytest.raises(ValueError, match="slice end must be a finite number > 0"):
         learn.fit_one_cycle(1, lr_max=slice(-1.0))
     with pytest.raises(TypeError, match="length"):
         Learner(DataLoaders(iter([]), None), nn.Linear(1, 1), nn.MSELoss()).fit(1)

@@ -201,7 +201,7 @@ def test_bad_arguments():
         LRFinder(num_it=5)
     with pytest.raises(ValueError, match="mode must be 'exp' or 'linear'"):
         LRFinder(mode="cos")
-    with pytest.raises(ValueError, match="SchedExp needs non-zero start"):
+    with pytest.raises(ValueError, match="needs start_lr and end_lr > 0; got start_lr=0.0"):
         LRFinder(start_lr=0.0)
     learn = synth_learner()
     with pytest.raises(ValueError, match=r"save_to='curve.txt'"):

@@ -483,10 +483,19 @@ def test_torch_one_cycle_crashes_where_we_hold():
 # ------------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("total_steps", [0, -1, 2.5, True, "10"])
+@pytest.mark.parametrize("total_steps", [0, -1])
 def test_bad_total_steps(total_steps):
     with pytest.raises(ValueError, match=f"total_steps must be an integer >= 1; got {total_steps!r}"):
         TableScheduler(sgd(), schedcore.one_cycle(1e-2), total_steps)
+
+
+@pytest.mark.parametrize("total_steps", [2.5, 10.0, True, "10"])
+def test_total_steps_of_the_wrong_type(total_steps):
+    """Not an integer (a float, even 10.0; a bool; a string): TypeError, as for schedule_table."""
+    with pytest.raises(TypeError, match=f"total_steps must be an integer; got {total_steps!r}"):
+        TableScheduler(sgd(), schedcore.one_cycle(1e-2), total_steps)
+    with pytest.raises(TypeError, match=f"n_steps must be an integer; got {total_steps!r}"):
+        schedcore.schedule_table(schedcore.one_cycle(1e-2), total_steps)
 
 
 def test_missing_total_steps():
@@ -547,7 +556,7 @@ def test_other_bad_input():
         TableScheduler(sgd(), {"mom": schedcore.SchedLin(0.9, 0.8)}, 10)
     with pytest.raises(ValueError, match="on_overrun must be one of .*; got 'ignore'"):
         TableScheduler(sgd(), schedcore.one_cycle(1e-2), 10, on_overrun="ignore")
-    with pytest.raises(ValueError, match="step\\(epoch\\) needs an integer step >= 0; got -2"):
+    with pytest.raises(ValueError, match="epoch must be an integer >= 0; got -2"):
         TableScheduler(sgd(), schedcore.one_cycle(1e-2), 10).step(-2)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         TableScheduler.sgdr(sgd(), None, 3, 1, 1e-2)
