@@ -144,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"{e.filename or ''}: no such file" if e.filename else str(e))
     except (ValueError, OSError, ImportError) as e:  # ImportError: no matplotlib for --plot / plot
         _fail(str(e))
+    except MemoryError:  # what the up-front size checks could not foresee
+        _fail("out of memory; use fewer --steps (or a .npz file rather than .csv)")
+    except (OverflowError, RecursionError, TypeError) as e:  # never a traceback, whatever the input
+        _fail(f"{type(e).__name__}: {e}")
     return 1
 
 

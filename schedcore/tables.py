@@ -222,6 +222,7 @@ def _group_column(name: str, scheds: Sequence[Schedule], pos: np.ndarray, dtype:
 
 _FORMAT_NPZ = "schedcore-table-v2"
 _TRAILER = ["n_steps", "rows_left"]
+_CSV_CHUNK = 1 << 16  # rows formatted at a time when writing a CSV
 _RESERVED = {"step", "pos", *_TRAILER, "__meta__"}
 
 
@@ -297,10 +298,12 @@ def _csv_lines(table: ScheduleTable) -> Iterator[str]:
         yield ",".join(header) + "\n"
         return
     yield ",".join(header + _TRAILER) + "\n"
-    text = [list(map(str, table.steps.tolist()))] + [_shortest(np.asarray(c)) for c in cols[1:]]
-    n = str(table.n_steps)
-    for left, row in zip(range(table.rows - 1, -1, -1), zip(*text, strict=True), strict=True):
-        yield f"{','.join(row)},{n},{left}\n"
+    n, steps = str(table.n_steps), table.steps
+    for a in range(0, table.rows, _CSV_CHUNK):  # in chunks: the text never holds the whole table
+        b = min(a + _CSV_CHUNK, table.rows)
+        text = [list(map(str, steps[a:b].tolist()))] + [_shortest(np.asarray(c[a:b])) for c in cols[1:]]
+        left = range(table.rows - 1 - a, table.rows - 1 - b, -1)
+        yield "".join(f"{','.join(row)},{n},{k}\n" for k, row in zip(left, zip(*text, strict=True), strict=True))
 
 
 def load_table(path: str | os.PathLike) -> ScheduleTable:
