@@ -32,6 +32,7 @@ from .callback import (
     CancelTrainException,
     CancelValidException,
 )
+from .compile import CompiledStep, CompileStep, compile_ready
 from .data import DataLoaders
 from .distributed import (  # adds Learner.distrib_ctx
     DistributedTrainer,
@@ -42,7 +43,16 @@ from .distributed import (  # adds Learner.distrib_ctx
 from .learner import Learner, noop, trainable_params
 from .lr_finder import LRFinder, TrainingState, diverged
 from .lr_scheduler import TableScheduler
-from .optim import HYPER_NAMES, adamw, get_hyper, has_hyper, hyper_setter, set_hyper
+from .optim import (
+    HYPER_NAMES,
+    TableWriter,
+    adamw,
+    get_hyper,
+    has_hyper,
+    hyper_setter,
+    set_hyper,
+    tensor_hypers,
+)
 from .progress import ProgressCallback
 from .recorder import Recorder, accuracy
 from .schedule import ParamScheduler
@@ -59,6 +69,9 @@ __all__ = [
     "CancelStepException",
     "CancelTrainException",
     "CancelValidException",
+    "CompiledStep",
+    "CompileStep",
+    "compile_ready",
     "DataLoaders",
     "DistributedTrainer",
     "distrib_ctx",
@@ -77,6 +90,8 @@ __all__ = [
     "has_hyper",
     "hyper_setter",
     "set_hyper",
+    "TableWriter",
+    "tensor_hypers",
     "ProgressCallback",
     "Recorder",
     "accuracy",

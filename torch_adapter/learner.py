@@ -95,6 +95,7 @@ class Learner:
         self.metrics = _as_list(metrics)
         self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
         self.opt, self.cbs, self.logger, self.training = None, [], log, True
+        self.step_fn: Callable[[], None] | None = None  # replaces opt.step when set (a compiled step)
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
         self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
         self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
@@ -184,7 +185,7 @@ class Learner:
             return
         self._check_loss()
         self._with_events(self._backward, "backward", CancelBackwardException)
-        self._with_events(self.opt.step, "step", CancelStepException)
+        self._with_events(self.step_fn or self.opt.step, "step", CancelStepException)
         self.opt.zero_grad()
 
     def _backward(self) -> None:
