@@ -6,6 +6,10 @@ the same size (the floor: every table needs at least one cosine per step), and o
 per-position loop over the same schedule (for the smaller sizes), with ratios.
 Target: each table <= 2x np.cos at 10^6 and 10^7 steps.
 
+Second part (issue 12): the float32 one-cycle table against float32 ``np.cos`` and against the
+float64 table (time and peak memory), and a direct call ``one_cycle(1e-3)["lr"](x)`` on the
+sorted positions against ``schedule_table`` (target: within 1.2x).
+
 Run: .venv/bin/python benchmarks/bench_schedules.py [--quick]
 """
 
@@ -62,5 +66,44 @@ def main(quick: bool = False) -> None:
     print("target: lr and mom table ratios <= 2.00x np.cos at 10^6 and 10^7 steps")
 
 
+
+
+def float32_and_direct(quick: bool = False) -> None:
+    """Issue 12's figures: float32 tables, and direct calls against ``schedule_table``."""
+    scheds = one_cycle(1e-3)
+    sizes = [10**6] if quick else [10**6, 10**7]
+    print()
+    print("float32 one-cycle lr table vs float32 np.cos and vs the float64 table; direct call vs table")
+    print(f"{'steps':>10} {'cos32':>9} {'table32':>9} {'/cos32':>7} {'table64':>9} {'32/64':>6} "
+          f"{'call(x)':>9} {'/table':>7} {'peak32':>8} {'peak64':>8}")
+    for n in sizes:
+        x64 = np.arange(n) / n
+        x32 = x64.astype(np.float32)
+        rep = 5 if n >= 10**7 else 9
+        t_cos32 = median_time(lambda x=x32: np.cos(x), repeat=rep)
+        t_t32 = median_time(lambda n=n: schedule_table({"lr": scheds["lr"]}, n, dtype=np.float32), repeat=rep)
+        t_t64 = median_time(lambda n=n: schedule_table({"lr": scheds["lr"]}, n), repeat=rep)
+        t_call = median_time(lambda x=x64: scheds["lr"](x), repeat=rep)
+        peak32 = peak_bytes(lambda n=n: schedule_table(scheds, n, dtype=np.float32))
+        peak64 = peak_bytes(lambda n=n: schedule_table(scheds, n))
+        print(f"{n:>10} {t_cos32 * 1e3:7.2f}ms {t_t32 * 1e3:7.2f}ms {t_t32 / t_cos32:6.2f}x "
+              f"{t_t64 * 1e3:7.2f}ms {t_t32 / t_t64:5.2f}x {t_call * 1e3:7.2f}ms {t_call / t_t64:6.2f}x "
+              f"{peak32 / 2**20:6.0f}MB {peak64 / 2**20:6.0f}MB")
+    print("targets: direct call <= 1.20x schedule_table (float64); float32 table faster than float64, "
+          "peak about half")
+
+
+def peak_bytes(fn) -> int:
+    """Peak bytes numpy allocated while ``fn`` ran (tracemalloc traces numpy's buffers)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
 if __name__ == "__main__":
     main(quick="--quick" in sys.argv)
+    float32_and_direct(quick="--quick" in sys.argv)

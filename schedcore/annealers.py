@@ -167,6 +167,13 @@ class Schedule:
     n_groups: int | None = None
 
     def __call__(self, pos: ArrayLike) -> float | np.ndarray:
+        if isinstance(pos, np.ndarray) and pos.ndim == 1 and pos.dtype.kind == "f" and pos.size > 1:
+            # Sorted float positions (what users pass offline, like a table): one comparison
+            # pass checks them all (sorted, and its ends in [0, 1]; NaN fails the comparison),
+            # then the table's fast path. Anything else is checked and evaluated in general.
+            p = pos if pos.dtype == np.float64 else pos.astype(np.float64)
+            if p[0] >= 0.0 and p[-1] <= 1.0 and bool((p[1:] >= p[:-1]).all()):
+                return self._eval(p, is_sorted=True)
         p, scalar = as_positions(pos)
         out = self._eval(p.reshape(1) if scalar else p)
         if scalar:
@@ -231,8 +238,9 @@ class Annealer(Schedule):
         at_end = _where_end(p, is_sorted)
         if self._halve:
             v = _into(out, self._eval_halved(p))
-        elif self.n_groups is not None:
-            v = _into(out, self._weight(p)[..., None] * ((e - s) * self._scale) + s)
+        elif self.n_groups is not None:  # (..., G) values written in place: no (..., G) temporaries
+            v = np.multiply(self._weight(p)[..., None], (e - s) * self._scale, out=out)
+            v += s
         else:
             v = self._weight(p, out)  # in place: one buffer, no temporaries
             v *= (e - s) * self._scale  # the scale is a power of two: exact
@@ -359,7 +367,10 @@ class SchedExp(Annealer):
                 np.exp(v, out=v)
                 v *= self.start
                 return v
-            return _into(out, self.start * np.exp(p[..., None] * ratio))
+            v = np.multiply(p[..., None], ratio, out=out)
+            np.exp(v, out=v)
+            v *= self.start
+            return v
         # Extreme ratios: fold log|start| into the exponent so no intermediate overflows.
         s = np.asarray(self.start)
         return _into(out, np.sign(s) * np.exp(np.log(np.abs(s)) + (p[..., None] if grouped else p) * ratio))

@@ -139,3 +139,18 @@ def test_float32_tables_equal_float64_within_float32_rounding(policy):
         np.testing.assert_allclose(t32[name], t64[name], rtol=2e-6, atol=4e-7 * np.abs(t64[name]).max())
     with pytest.raises(ValueError, match="dtype must be float64 or float32; got 'int64'"):
         schedule_table(scheds, 10, dtype="int64")
+
+
+def test_direct_call_on_sorted_positions_equals_table_and_still_checks():
+    """The direct call's one-pass check (sorted + ends in [0, 1]) gives the table's values, and
+    every bad position is still a ValueError naming it (NaN, out of range, unsorted or not)."""
+    from schedcore import one_cycle, schedule_table
+
+    lr = one_cycle(1e-3)["lr"]
+    x = np.arange(1000) / 1000
+    np.testing.assert_array_equal(lr(x), schedule_table({"lr": lr}, 1000)["lr"])
+    np.testing.assert_array_equal(lr(x[::-1]), lr(x)[::-1])  # unsorted: the general path, same values
+    for bad, shown in (([0.1, np.nan, 0.5], "nan"), ([0.0, 0.5, 1.5], "1.5"), ([-0.5, 0.2, 0.1], "-0.5"),
+                       ([0.2, 0.1, 2.0], "2.0")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"positions must lie in \\[0, 1\\]; got {shown}"):
+            lr(np.array(bad))
