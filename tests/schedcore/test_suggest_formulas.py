@@ -109,6 +109,8 @@ def test_few_points_and_not_increasing_lrs():
     assert d.warnings == ("lrs are not increasing (at point 5)",)
     assert d.unusable == {"steep": f"needs increasing lrs; the lr at point 5 ({flat[5]}) is not above the one before ({flat[4]})"}
     assert str(d) == f"steep: {d.unusable['steep']}; lrs are not increasing (at point 5)"
+    both = diagnose(flat, np.linspace(2, 1, 10)).unusable["slide"]  # two reasons, joined by "; "
+    assert both == "needs at least 16 points; the curve has 10; " + d.unusable["steep"]
 
 
 def test_unusable_curve_reports_problems_for_every_method_and_no_warnings():
@@ -138,7 +140,8 @@ def test_valley_on_ragged_batches_of_128_or_more(batch):
     lrs = np.geomspace(1e-6, 1, n)
     losses = rng.integers(0, 25, size=(batch, n)).astype(float)
     lengths = rng.integers(2, n + 1, size=batch)
-    lengths[:3] = (2, n, 3)
+    lengths[:4] = (2, n, 3, n)
+    losses[3] = np.arange(n, 0.0, -1)  # strictly decreasing throughout: an LDS of n
     for b, k in enumerate(lengths):
         losses[b, k:] = np.nan
         if not np.any(np.diff(losses[b, :k]) < 0):
