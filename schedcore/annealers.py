@@ -274,7 +274,7 @@ class Annealer(Schedule):
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
             return NotImplemented
-        return all(_same(a, b) for a, b in zip(self._fields(), other._fields(), strict=True))
+        return all(map(_same, self._fields(), other._fields()))  # one type: as many fields
 
     def __hash__(self) -> int:
         return hash((type(self), *(tuple(v.tolist()) if isinstance(v, np.ndarray) else v for v in self._fields())))

@@ -5,11 +5,13 @@ test would notice) and "equivalent" lists the mutants in ``tools/mutation_equiva
 (one ``name  # why`` per line): mutants that cannot change any observable result. Prints one
 row per file, the total, and every survivor not listed as equivalent.
 
-Usage: ``.venv/bin/python tools/mutation_score.py [--survivors]``
+Usage: ``.venv/bin/python tools/mutation_score.py [--survivors] [PATTERN ...]``; PATTERNs (fnmatch,
+as for ``mutmut run``) restrict the count to those mutants.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import sys
 from collections import Counter
@@ -36,6 +38,7 @@ def main(argv: list[str]) -> int:
         print("no mutants/schedcore/*.meta: run `make mutation` first")
         return 1
     equiv = equivalent()
+    patterns = [a for a in argv if not a.startswith("--")]
     survivors = []
     print(f"{'file':<16}{'mutants':>8}{'checked':>8}{'killed':>8}{'survived':>9}{'equiv':>6}{'score':>8}")
     total = Counter()
@@ -43,6 +46,8 @@ def main(argv: list[str]) -> int:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         c = Counter()
         for name, code in codes.items():
+            if patterns and not any(fnmatch.fnmatch(name, p) for p in patterns):
+                continue
             c["mutants"] += 1
             if code is None:
                 continue
@@ -55,7 +60,8 @@ def main(argv: list[str]) -> int:
                 c["survived"] += 1  # survived, no tests, suspicious: all count against the score
                 survivors.append((name, code))
         total.update(c)
-        _row(meta.name.removesuffix(".py.meta") + ".py", c)
+        if c["mutants"]:
+            _row(meta.name.removesuffix(".py.meta") + ".py", c)
     _row("total", total)
     if "--survivors" in argv:
         for name, code in survivors:

@@ -64,6 +64,17 @@ def test_slice_start_stop_is_geometric(a, b, n):
     assert v[0] == a and math.isclose(v[-1], b, rel_tol=1e-12)
 
 
+def test_slice_start_of_one_is_a_start():
+    """Only a missing or zero start means slice(b); slice(1, 100) is geometric from 1."""
+    assert group_values(slice(1.0, 100.0), 3).tolist() == [1.0, 10.0, 100.0]
+
+
+@pytest.mark.parametrize("bad", [slice(float("inf")), slice(float("nan")), slice(0.0), slice(-1.0), slice(None)])
+def test_slice_end_must_be_positive_and_finite(bad):
+    with pytest.raises(ValueError, match=r"slice end must be a (finite )?number > 0"):
+        group_values(bad, 2)
+
+
 def test_slice_with_one_group_is_its_stop():
     assert group_values(slice(1e-4, 1e-2), 1).tolist() == [1e-2]
     assert group_values(slice(1e-2), 1).tolist() == [1e-2]
@@ -294,3 +305,17 @@ def test_get_policy_accepts_hyphens():
     from schedcore import get_policy
 
     assert get_policy("one-cycle") is one_cycle and get_policy("flat-cos") is flat_cos and get_policy("wsd") is wsd
+
+
+def test_pct_start_may_be_0_or_1():
+    """pct_start is in [0, 1], ends included: all warm-up (or all flat), or no warm-up."""
+    assert flat_cos(2.0, pct_start=1.0)["lr"]([0.0, 0.5, 1.0]).tolist() == [2.0, 2.0, 2.0]
+    close(one_cycle(1.0, pct_start=1.0)["lr"]([0.0, 0.5, 1.0]), [0.04, cos_between(0.04, 1.0, 0.5), 1.0])
+    close(one_cycle(1.0, pct_start=0.0)["lr"]([0.0, 0.5, 1.0]), [1.0, cos_between(1.0, 1e-5, 0.5), 1e-5])
+
+
+def test_wsd_accepts_warmup_plus_decay_up_to_one_plus_rounding():
+    assert 0.5 + (0.5 + 1e-12) == 1 + 1e-12  # the tolerance itself is accepted
+    close(wsd(1.0, 0.5, 0.5 + 1e-12, decay="linear")["lr"]([0.0, 0.25, 0.5, 0.75]), [0.0, 0.5, 1.0, 0.5])
+    with pytest.raises(ValueError, match="warmup_pct \\+ decay_pct must be <= 1"):
+        wsd(1.0, 0.5, 0.5 + 2e-12)

@@ -3,13 +3,14 @@ dividing and multiplying by the log-lr step differ), diagnose's thresholds at th
 boundaries, and the vectorised LDS on ragged batches of 128 curves or more."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from schedcore.suggest import diagnose, minimum, slide, steep, valley
+from schedcore.suggest import SuggestionWarning, diagnose, minimum, slide, steep, valley
 
 from .suggest_reference import ref_valley
 
@@ -109,6 +110,8 @@ def test_few_points_and_not_increasing_lrs():
     assert d.warnings == ("lrs are not increasing (at point 5)",)
     assert d.unusable == {"steep": f"needs increasing lrs; the lr at point 5 ({flat[5]}) is not above the one before ({flat[4]})"}
     assert str(d) == f"steep: {d.unusable['steep']}; lrs are not increasing (at point 5)"
+    both = diagnose(flat, np.linspace(2, 1, 10)).unusable["slide"]  # two reasons, joined by "; "
+    assert both == "needs at least 16 points; the curve has 10; " + d.unusable["steep"]
 
 
 def test_unusable_curve_reports_problems_for_every_method_and_no_warnings():
@@ -138,7 +141,8 @@ def test_valley_on_ragged_batches_of_128_or_more(batch):
     lrs = np.geomspace(1e-6, 1, n)
     losses = rng.integers(0, 25, size=(batch, n)).astype(float)
     lengths = rng.integers(2, n + 1, size=batch)
-    lengths[:3] = (2, n, 3)
+    lengths[:4] = (2, n, 3, n)
+    losses[3] = np.arange(n, 0.0, -1)  # strictly decreasing throughout: an LDS of n
     for b, k in enumerate(lengths):
         losses[b, k:] = np.nan
         if not np.any(np.diff(losses[b, :k]) < 0):
@@ -156,3 +160,72 @@ def test_minimum_and_steep_batched_on_ragged_curves_match_formulas():
     assert m.tolist() == [lrs[3] / 10, lrs[3] / 10] and my.tolist() == [0.5, 0.1]
     s, _ = steep(lrs, losses)
     assert s.tolist() == [lrs[0], lrs[2]]  # drops of 2.0 and 2.8 per (equal) log step
+
+
+# ------------------------------------------------------------------------ edges of the formulas
+
+
+def test_steep_on_two_points_and_on_a_batch_with_a_bad_curve():
+    assert steep([1e-2, 1e-1], [2.0, 1.0]) == (1e-2, (1e-2, 2.0))
+    lrs = np.geomspace(1e-4, 1, 5)
+    losses = np.array([[3.0, 2.0, 0.5, 0.4, 0.3], [3.0, np.inf, 2.0, 1.0, 0.5]])
+    with pytest.warns(SuggestionWarning, match="curve 1: the loss at point 1 is inf"):
+        s, (x, y) = steep(lrs, losses)
+    assert s[0] == lrs[1] and y[0] == 2.0  # the drop 2.0 -> 0.5 is the steepest
+    assert np.isnan(s[1]) and np.isnan(x[1]) and np.isnan(y[1])
+
+
+@pytest.mark.parametrize("func", [steep, slide])
+def test_zero_lrs_in_the_padding_are_never_logged(func):
+    """A short curve's lrs may be padded with anything (here 0): log(0) there warns nothing."""
+    lrs = np.geomspace(1e-4, 1, 20)
+    per_curve = np.stack([lrs, np.r_[lrs[:17], 0.0, 0.0, 0.0]])
+    losses = np.stack([np.linspace(3, 1, 20) ** 2, np.r_[np.linspace(3, 1, 17) ** 2, [np.nan] * 3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s, _ = func(per_curve, losses)
+    assert s.tolist() == [func(lrs, losses[0])[0], func(lrs[:17], losses[1, :17])[0]]
+
+
+FIVE = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+BOWL = [3.0, 2.0, 1.0, 1.5, 4.0]
+
+
+@pytest.mark.parametrize(
+    "thresh, adjust, expected_y",
+    [
+        (0.1, 0.5, 3.0),  # runs off the start: lrs[0] / 2 is left of every knot -> the first loss
+        (5.0, 50.0, 1.5 + (4.0 - 1.5) * (math.log10(0.5) + 1)),  # 1e-2 * 50 = 0.5: between the last two knots
+        (5.0, 200.0, 4.0),  # 1e-2 * 200 = 2: right of every knot -> the last loss
+    ],
+)
+def test_slide_y_left_between_and_right_of_the_knots(thresh, adjust, expected_y):
+    s, (x, y) = slide(FIVE, BOWL, lr_diff=2, thresh=thresh, adjust_value=adjust)
+    assert y == pytest.approx(expected_y, rel=1e-12)
+
+
+@PROPS
+@given(uneven_curves(min_size=4), st.integers(0, 3), st.sampled_from([0.0, 0.5, 5.0]))
+def test_slide_y_at_a_knot_is_exactly_its_loss(curve, lr_diff, thresh):
+    """adjust_value=1 suggests one of the lrs: y is that point's loss, exactly (no interpolation)."""
+    lrs, losses = curve
+    s, (x, y) = slide(lrs, losses, lr_diff=lr_diff, thresh=thresh)
+    assert y == losses[list(lrs).index(s)]
+
+
+def test_diagnose_without_runtime_warnings_on_infinite_lrs():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = diagnose([1e-3, np.inf, np.inf, 1.0], [3.0, 2.0, 1.5, 1.0])
+    assert d.problems == ("the lr at point 1 is inf",)
+
+
+def test_not_increasing_at_the_very_first_step():
+    lrs = np.r_[1e-3, 1e-3, np.geomspace(1e-2, 1, 8)]
+    assert diagnose(lrs, np.linspace(2, 1, 10), funcs=()).warnings == ("lrs are not increasing (at point 1)",)
+
+
+def test_early_divergence_uses_whole_tenths():
+    """n = 45: the first 45 // 10 = 4 points are early; a minimum at point 4 is not."""
+    losses = np.r_[5.0, 4.0, 3.0, 2.5, 1.0, np.linspace(2, 9, 40)]
+    assert diagnose(np.geomspace(1e-5, 1, 45), losses, funcs=()).ok
