@@ -1001,6 +1001,39 @@ def descent(
     spreads marked the tasks where the range test is a poor guide). Runs a method cannot use
     are left out, with a warning; if none is left the result is ``nan``.
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,) or (B, n)
+        Learning rates of the recorded points, increasing.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses: one curve, or ``B`` repeated runs of the same range test (pooled).
+    num_it : int, optional
+        Iterations the test asked for; unused here, accepted so every method has one signature.
+    done : float, default 0.8
+        Fraction of the descent (from the highest loss before the minimum down to the minimum)
+        that must be done at the chosen point; in (0, 1].
+    back : float, default 0.5
+        Decades to step back (towards lower lrs) from that point.
+    spread_warn : float, default 1.0
+        Width in decades of the runs' own suggestions above which a warning is given.
+
+    Returns
+    -------
+    suggestion : float
+        The suggested learning rate (nan, with a :class:`SuggestionWarning`, when no run is usable).
+    point : tuple of (float, float)
+        The ``(x, y)`` point to mark on the plot: the suggestion and the pooled curve there.
+
+    Raises
+    ------
+    ValueError
+        ``done``, ``back`` or ``spread_warn`` out of range, or ``lrs`` and ``losses`` whose
+        shapes do not match.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool); the message names it.
+
+    Examples
+    --------
     >>> lrs = 10.0 ** np.arange(-6, 3)
     >>> losses = np.array([2.0, 1.9, 1.7, 1.2, 0.8, 0.6, 0.7, 1.5, 3.0])
     >>> s, (x, y) = descent(lrs, losses)  # 80% of the drop 2.0 -> 0.6 is done at 1e-2 (0.8)
