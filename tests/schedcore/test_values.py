@@ -4,6 +4,7 @@ Expectations are closed-form formulas (``start + (end - start) * w(pos)``) or li
 never a schedule compared with a copy of itself.
 """
 
+import functools
 import math
 import pickle
 
@@ -142,3 +143,20 @@ def test_annealer_pickles_by_name_and_keeps_its_values():
     g = pickle.loads(pickle.dumps(sched_square(0, 4)))
     assert g([0.0, 0.5, 1.0]).tolist() == [0.0, 1.0, 4.0]
     assert repr(g) == "sched_square(0.0, 4.0)"
+
+
+def test_annealer_per_group_at_as_many_positions_as_groups():
+    """Two positions and two groups must not broadcast position i with group i."""
+    g = sched_square([0.0, 10.0], [4.0, 30.0])
+    assert g([0.0, 0.5]).tolist() == [[0.0, 10.0], [1.0, 15.0]]
+
+
+def test_annealer_from_a_nameless_callable():
+    """A partial has no __name__: the repr says 'annealer'; the values follow the function."""
+
+    def power(start, end, pos, k=2):
+        return start + (end - start) * pos**k
+
+    f = annealer(functools.partial(power, k=3))(0, 8)
+    assert repr(f) == "annealer(0.0, 8.0)"
+    assert f([0.0, 0.5, 1.0]).tolist() == [0.0, 1.0, 8.0]
