@@ -6,13 +6,14 @@ Each test states what fastai 2.8.12 does (read from a scratch install, ``fastai.
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from schedcore import annealer, combine_scheds
+from schedcore import SuggestionWarning, annealer, combine_scheds, minimum, steep, trim_curve, valley
 from torch_adapter import Callback, Learner, ParamScheduler, ProgressCallback, Recorder
 from torch_adapter.testing import RegModel, synth_dbunch, synth_learner
 
@@ -295,3 +296,109 @@ def test_param_scheduler_evaluates_a_scalar_only_function_once_per_step_at_befor
         learn.fit(2, cbs=[ParamScheduler({"lr": scalar_only}), Mark()])
     assert calls == [1] + [0] * 6 + ["train", "train"]
     assert learn.recorder.hps["lr"] == pytest.approx([0.1 * math.cos(k / 6) for k in range(6)])
+
+
+# ----------------------------------------------------------------------- lr_find, suggesters
+def quiet_lr_find(learn, **kwargs):
+    with learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SuggestionWarning)
+        return learn.lr_find(show_plot=False, **kwargs)
+
+
+def test_lr_find_suggest_funcs_single_function():
+    """fastai: ``suggest_funcs=valley`` gives ``SuggestedLRs`` with the one field ``valley``."""
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, suggest_funcs=valley)
+    assert s._fields == ("valley",) and s.valley > 0
+    assert quiet_lr_find(learn, suggest_funcs=(valley, minimum))._fields == ("valley", "minimum")
+    with pytest.raises(TypeError, match="suggest_funcs must be a function, a sequence of functions or None"):
+        quiet_lr_find(learn, suggest_funcs=[valley, "steep"])
+
+
+def test_lr_find_suggest_funcs_none_returns_none():
+    """fastai: ``suggest_funcs=None`` runs the test and returns None."""
+    learn = synth_learner(n_trn=5)
+    assert quiet_lr_find(learn, suggest_funcs=None) is None
+    assert 0 < len(learn.recorder.lrs) <= 100
+
+
+def test_user_suggester_receives_torch_tensors():
+    """fastai passes ``lrs``/``losses`` as float32 tensors (``tensor(list)``) and ``num_it``;
+    schedcore's own suggesters keep getting numpy arrays."""
+    seen = []
+
+    def mine(lrs, losses, num_it):
+        seen.append((type(lrs), lrs.dtype, type(losses), losses.dtype, num_it))
+        g = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
+        i = int(g.argmin())
+        return lrs[i], (lrs[i], losses[i])
+
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, num_it=30, suggest_funcs=(mine, steep))
+    assert seen == [(torch.Tensor, torch.float32, torch.Tensor, torch.float32, 30)]
+    lrs, losses = trim_curve(learn.recorder.lrs, learn.recorder.losses, 30)
+    lrs_t, losses_t = torch.tensor(lrs.tolist()), torch.tensor(losses.tolist())
+    i = int(((losses_t[1:] - losses_t[:-1]) / (lrs_t[1:].log() - lrs_t[:-1].log())).argmin())
+    assert s._fields == ("mine", "steep") and isinstance(s.mine, float) and s.mine == float(lrs_t[i])
+
+
+def test_user_suggester_partial_and_callable_object_names():
+    class Fixed:
+        def __call__(self, lrs, losses, num_it):
+            return lrs[0], (lrs[0], losses[0])
+
+    def scaled(lrs, losses, num_it, k=1.0):
+        return k * lrs[-1], (lrs[-1], losses[-1])
+
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, num_it=20, suggest_funcs=(Fixed(), functools.partial(scaled, k=0.5)))
+    assert s._fields == ("Fixed", "scaled")
+    lrs, _ = trim_curve(learn.recorder.lrs, learn.recorder.losses, 20)
+    assert s.Fixed == pytest.approx(lrs[0], rel=1e-6) and s.scaled == pytest.approx(0.5 * lrs[-1], rel=1e-6)
+
+
+def test_lr_find_num_it_below_six_is_raised_to_six():
+    """fastai: ``lr_find(num_it=5)`` records 6 lrs (its minimum) and does not refuse."""
+    learn = synth_learner(n_trn=5)
+    assert quiet_lr_find(learn, num_it=5, suggest_funcs=None) is None
+    assert len(learn.recorder.lrs) == 6
+    with pytest.raises(ValueError, match="num_it must be an integer >= 6; got 2.5"):
+        quiet_lr_find(learn, num_it=2.5)
+
+
+# ---------------------------------------------------------------------------------- plots
+def test_plot_loss_takes_fastais_arguments():
+    """fastai: plot_loss(skip_start=5, with_valid=True, log=False, show_epochs=False, ax=None)
+    returns the Axes; train from step skip_start, valid at each epoch's end, axvline per epoch."""
+    import matplotlib.pyplot as plt
+
+    learn = synth_learner(n_trn=4)
+    with learn.no_logging():
+        learn.fit(3)
+    rec = learn.recorder
+    ax = rec.plot_loss()
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("steps", "loss", "learning curve")
+    assert list(ax.lines[0].get_xdata()) == list(range(5, 12)) and list(ax.lines[0].get_ydata()) == rec.losses[5:]
+    assert list(ax.lines[1].get_xdata()) == [8, 12] and list(ax.lines[1].get_ydata()) == [v[1] for v in rec.values[1:]]
+    fig, mine = plt.subplots()
+    ax = rec.plot_loss(skip_start=0, with_valid=False, log=True, show_epochs=True, ax=mine)
+    assert ax is mine and (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert len(ax.lines) == 1 + 3  # train + one dotted line per epoch end
+    assert [line.get_xdata()[0] for line in ax.lines[1:]] == [4, 8, 12]
+    plt.close("all")
+
+
+def test_recorder_plot_lr_find():
+    """fastai: recorder.plot_lr_find(skip_end=5, return_fig=True, suggestions=None, nms=None)."""
+    import matplotlib.pyplot as plt
+
+    learn = synth_learner(n_trn=5)
+    quiet_lr_find(learn, num_it=30, suggest_funcs=None)
+    fig = learn.recorder.plot_lr_find()
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == learn.recorder.lrs[:-5] and fig.axes[0].get_xscale() == "log"
+    fig = learn.recorder.plot_lr_find(skip_end=0, suggestions=[(1e-3, 2.0)], nms=["mine"])
+    assert len(fig.axes[0].lines[0].get_xdata()) == len(learn.recorder.lrs)
+    assert [t.get_text().split(":")[0] for t in fig.axes[0].get_legend().get_texts()] == ["mine"]
+    assert learn.recorder.plot_lr_find(return_fig=False) is None
+    plt.close("all")
