@@ -14,7 +14,18 @@ import torch
 from torch import nn
 
 from schedcore import SuggestionWarning, annealer, combine_scheds, minimum, steep, trim_curve, valley
-from torch_adapter import Callback, Learner, ParamScheduler, ProgressCallback, Recorder
+from torch_adapter import (
+    SGD,
+    Adam,
+    Callback,
+    Learner,
+    ParamScheduler,
+    ProgressCallback,
+    Recorder,
+    RMSProp,
+    get_hyper,
+    set_hyper,
+)
 from torch_adapter.testing import RegModel, synth_dbunch, synth_learner
 
 
@@ -402,3 +413,54 @@ def test_recorder_plot_lr_find():
     assert [t.get_text().split(":")[0] for t in fig.axes[0].get_legend().get_texts()] == ["mine"]
     assert learn.recorder.plot_lr_find(return_fig=False) is None
     plt.close("all")
+
+
+# ------------------------------------------------------------------ optimizer factories
+def three_steps(make, mom_sched=None):
+    """Three steps on ``sum(c * p**2)`` from ``p = [1, -2]``, ``c = [1, 3]``."""
+    p = torch.tensor([1.0, -2.0], requires_grad=True)
+    opt = make([p])
+    for k in range(3):
+        if mom_sched is not None:
+            set_hyper(opt, "mom", mom_sched[k])
+        (p**2 * torch.tensor([1.0, 3.0])).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    return p.tolist()
+
+
+# fastai 2.8.12's fastai.optimizer.SGD/RMSProp/Adam on the same three steps
+FASTAI_STEPS = [
+    ("SGD decoupled wd", lambda ps: SGD(ps, lr=0.1, wd=0.1), None, [0.493039012, -0.1186380088]),
+    ("SGD L2", lambda ps: SGD(ps, lr=0.1, wd=0.1, decouple_wd=False), None, [0.493039012, -0.118637979]),
+    ("SGD mom=0, scheduled mom unused", lambda ps: SGD(ps, lr=0.1), [0.9] * 3, [0.5119999647, -0.1279999763]),
+    ("SGD mom=.9 wd", lambda ps: SGD(ps, lr=0.1, mom=0.9, wd=0.1), None, [0.0466389842, 1.695761919]),
+    ("RMSProp", lambda ps: RMSProp(ps, lr=0.01), None, [0.7799822688, -1.7753494978]),
+    ("RMSProp decoupled wd", lambda ps: RMSProp(ps, lr=0.01, wd=0.1), None, [0.7773592472, -1.769724369]),
+    ("Adam", lambda ps: Adam(ps, lr=0.1), None, [0.6988227367, -1.6949009895]),
+    ("Adam L2", lambda ps: Adam(ps, lr=0.1, decouple_wd=False), None, [0.7014986873, -1.7005805969]),
+]
+
+
+@pytest.mark.parametrize("name, make, mom_sched, expected", FASTAI_STEPS, ids=[f[0] for f in FASTAI_STEPS])
+def test_optimizer_factories_step_like_fastai(name, make, mom_sched, expected):
+    np.testing.assert_allclose(three_steps(make, mom_sched), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_factories_keep_fastais_defaults_and_hyper_names():
+    p = [torch.zeros(1, requires_grad=True)]
+    assert get_hyper(Adam(p, lr=1e-3), "mom") == [0.9] and get_hyper(Adam(p, lr=1e-3), "sqr_mom") == [0.99]
+    assert get_hyper(Adam(p, lr=1e-3), "eps") == [1e-5] and get_hyper(Adam(p, lr=1e-3), "wd") == [0.01]
+    assert get_hyper(RMSProp(p, lr=1e-3), "sqr_mom") == [0.99] and get_hyper(RMSProp(p, lr=1e-3), "eps") == [1e-8]
+    assert get_hyper(SGD(p, lr=1e-3), "mom") == [0.0] and get_hyper(SGD(p, lr=1e-3), "wd") == [0.0]
+    assert isinstance(SGD(p), torch.optim.SGD) and isinstance(RMSProp(p), torch.optim.RMSprop)
+
+
+@pytest.mark.parametrize("opt_func", [SGD, Adam, RMSProp])
+def test_learner_with_fastai_opt_func_fits_one_cycle(opt_func):
+    learn = synth_learner(opt_func=opt_func, lr=1e-2)
+    before = learn.model.a.detach().clone()
+    with learn.no_logging():
+        learn.fit_one_cycle(1)
+    assert sorted(learn.recorder.hps) == ["lr", "mom"] and learn.recorder.hps["mom"][0] == pytest.approx(0.95)
+    assert not torch.equal(learn.model.a, before)
