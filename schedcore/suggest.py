@@ -8,10 +8,12 @@ same curve. Beyond fastai:
   gives arrays of ``B`` suggestions and points, computed without a Python loop over curves.
   Curves of different lengths are passed NaN-padded at the end: a curve ends at its first NaN
   loss (as ``lr_find`` cuts it there).
-* **Safe**: a curve a method cannot use (too short, NaN inside, a loss that never decreases,
-  lrs that are not positive and increasing where logs are taken) gives ``nan`` for that curve
-  and a :class:`SuggestionWarning` naming the method and the reason -- never an ``IndexError``
-  or a wrapped-around index. :func:`diagnose` explains a curve in words.
+* **Safe**: a curve a method cannot use (too short, no points, NaN inside, lrs that are not
+  positive and increasing where logs are taken) gives ``nan`` for that curve and a
+  :class:`SuggestionWarning` naming the method and the reason -- never an ``IndexError`` or a
+  wrapped-around index. A loss that never decreases gives fastai's number (``minimum``:
+  ``lrs[0]/10``, ``steep`` and ``valley``: ``lrs[0]`` on a convex or flat curve) *and* a warning
+  that the curve is a poor guide. :func:`diagnose` explains a curve in words.
 * **Fast**: ``valley`` is O(n log n) (fastai's is an O(n^2) Python double loop).
 
 >>> import numpy as np
@@ -121,14 +123,35 @@ def _curve_problems(c: _Curves) -> list[list[str]]:
             (_first(~valid & ~np.isnan(y)), lambda b, k: f"NaN inside: the loss at point {n[b]} is NaN but later ones are not"),
             (_first(valid & np.isinf(y)), lambda b, k: f"the loss at point {k} is {y[b, k]}"),
             (_first(valid & ~np.isfinite(x)), lambda b, k: f"the lr at point {k} is {x[b, k]}"),
-            (np.where((n > 0) & ~((y[:, 1:] < y[:, :-1]) & valid[:, 1:]).any(1), 0, -1),
-             lambda b, k: "the loss never decreases (no decreasing stretch at all)"),
         ]  # fmt: skip
     problems: list[list[str]] = [[] for _ in range(len(n))]
     for where, message in checks:
         for b in np.flatnonzero(where >= 0):
             problems[b].append(message(b, where[b]))
     return problems
+
+
+_NEVER_DECREASES = "the loss never decreases (no decreasing stretch at all)"
+
+
+def _never_decreasing(c: _Curves) -> np.ndarray:
+    """Curves with points whose loss never goes down: usable, but a poor guide."""
+    y, valid = c.losses, c.valid
+    with np.errstate(invalid="ignore"):
+        return (c.length > 0) & ~((y[:, 1:] < y[:, :-1]) & valid[:, 1:]).any(1)
+
+
+def _warn_poor_guide(name: str, poor: np.ndarray, batched: bool) -> None:
+    """Warn that the suggestion on a never-decreasing curve is fastai's number but a poor guide."""
+    if not poor.any():
+        return
+    if batched:
+        shown = ", ".join(str(b) for b in np.flatnonzero(poor)[:5]) + (", ..." if poor.sum() > 5 else "")
+        where = f"in {int(poor.sum())} of {len(poor)} curves (curve {shown}) {_NEVER_DECREASES}"
+    else:
+        where = _NEVER_DECREASES
+    message = f"{name}: {where}: the curve is a poor guide; the suggestion is fastai's value for it"
+    warnings.warn(message, SuggestionWarning, stacklevel=4)
 
 
 def _method_problems(c: _Curves, min_points: int, needs_log: bool) -> list[list[str]]:
@@ -154,6 +177,7 @@ def _screen(c: _Curves, name: str, min_points: int, needs_log: bool) -> tuple[_C
     harmless decreasing curve (so the vectorised code runs warning-free) and the mask of them."""
     reasons = [a + b for a, b in zip(_curve_problems(c), _method_problems(c, min_points, needs_log), strict=True)]
     bad = np.array([bool(r) for r in reasons], dtype=bool)
+    _warn_poor_guide(name, _never_decreasing(c) & ~bad, c.batched)
     if not bad.any():
         return c, bad
     _warn_unusable(name, reasons, c.batched)
@@ -680,6 +704,7 @@ def _run(func: Callable, lrs: np.ndarray, losses: np.ndarray, num_it: int) -> Re
         return func(lrs, losses, num_it)
     c = _curves(lrs, losses)
     problems = _curve_problems(c)
+    _warn_poor_guide(_func_name(func), _never_decreasing(c) & ~np.array([bool(p) for p in problems]), c.batched)
     out = [_run_one(func, c, b, problems[b], num_it) for b in range(len(c.length))]
     s, x, y = (np.array([o[i] for o in out], dtype=np.float64) for i in range(3))
     if c.batched:
@@ -880,9 +905,9 @@ def diagnose(
 ) -> CurveDiagnosis | list[CurveDiagnosis]:
     """Explain why a curve (or each curve of a batch) is unusable or suspicious.
 
-    Unusable: no points, NaN or inf inside, a loss that never decreases, too few points for a
-    method, lrs not positive/increasing for the log-scale methods (``steep``, ``slide``).
-    Suspicious: few points, lrs not increasing, the loss lowest within the first tenth of the
+    Unusable: no points, NaN or inf inside, too few points for a method, lrs not
+    positive/increasing for the log-scale methods (``steep``, ``slide``). Suspicious: a loss that
+    never decreases, few points, lrs not increasing, the loss lowest within the first tenth of the
     points (the test diverged almost at once), noise above ``noise_ratio`` times the loss drop
     (noise estimated robustly from second differences).
 
@@ -910,8 +935,8 @@ def diagnose(
 
     Examples
     --------
-    >>> str(diagnose([1e-3, 1e-2, 1e-1], [1.0, 2.0, 3.0]))
-    'the loss never decreases (no decreasing stretch at all)'
+    >>> diagnose([1e-3, 1e-2, 1e-1], [1.0, 2.0, 3.0], funcs=(valley,)).warnings
+    ('the loss never decreases (no decreasing stretch at all)', 'only 3 points: suggestions are rough')
     >>> d = diagnose(np.geomspace(1e-4, 1, 5), [3.0, 2.0, 1.0, 1.5, 4.0])
     >>> d.usable, d.unusable, d.warnings
     (True, {'slide': 'needs at least 16 points; the curve has 5'}, ('only 5 points: suggestions are rough',))
@@ -943,7 +968,10 @@ def _suspicious(c: _Curves, noise_ratio: float) -> list[list[str]]:
     lowest = np.where(valid, c.losses, np.inf).argmin(1) if c.losses.shape[1] else np.zeros(len(n), dtype=int)
     early = (n >= 10) & (lowest < np.maximum(2, n // 10))
     ratio, sigma, drop = _noise(c)
+    never = _never_decreasing(c)
     for b in range(len(n)):
+        if never[b]:
+            out[b].append(_NEVER_DECREASES)
         if 0 < n[b] < 10:
             out[b].append(f"only {n[b]} points: suggestions are rough")
         if not_inc[b] >= 0:

@@ -43,6 +43,7 @@ from .distributed import (  # adds Learner.distrib_ctx
 from .learner import Learner, noop, trainable_params
 from .lr_finder import LRFinder, TrainingState, diverged
 from .lr_scheduler import TableScheduler
+from .opt_funcs import SGD, Adam, RMSProp
 from .optim import (
     HYPER_NAMES,
     TableWriter,
@@ -84,6 +85,9 @@ __all__ = [
     "TrainingState",
     "diverged",
     "TableScheduler",
+    "SGD",
+    "Adam",
+    "RMSProp",
     "HYPER_NAMES",
     "adamw",
     "get_hyper",

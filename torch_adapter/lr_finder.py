@@ -21,6 +21,7 @@ parallel runs cannot clobber each other.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import signal
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from schedcore import diverged, lr_range, save_curve, suggest_lrs, valley
+from schedcore import diverged, lr_range, minimum, save_curve, slide, steep, suggest_lrs, valley
 from schedcore.suggest import SuggestedLRs
 
 from .callback import CancelBatchException, CancelFitException, CancelValidException
@@ -218,8 +219,8 @@ class LRFinder(ParamScheduler):
 
 
 def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, show_plot: bool = True,
-            suggest_funcs: Sequence[Callable] = (valley,), save_to: str | os.PathLike | None = None,
-            mode: str = "exp") -> SuggestedLRs:  # fmt: skip
+            suggest_funcs: Callable | Sequence[Callable] | None = (valley,),
+            save_to: str | os.PathLike | None = None, mode: str = "exp") -> SuggestedLRs | None:  # fmt: skip
     """Run the LR range test, restore the model, and suggest learning rates (a ``Learner`` method).
 
     Returns schedcore's ``SuggestedLRs`` (one field per function of ``suggest_funcs``, computed
@@ -228,15 +229,26 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
     kept as ``learn.recorder.lr_find_fig``); ``save_to`` writes the curve (lrs, smoothed and raw
     losses, num_it) as ``.csv``/``.json``/``.npz`` for ``schedcore suggest FILE``.
 
+    As in fastai: ``suggest_funcs`` is one function (``suggest_funcs=valley``), a tuple of them,
+    or ``None`` (nothing is suggested and ``lr_find`` returns ``None``); ``num_it`` below 6 is
+    raised to 6, the finder's minimum (:class:`LRFinder` itself refuses it). schedcore's own
+    suggesters get numpy arrays; any other suggester gets what fastai gives it, ``lrs`` and
+    ``losses`` as torch tensors of the default dtype (so ``lrs[1:].log()`` works), and ``num_it``.
+
     >>> from schedcore import minimum, steep
     >>> from torch_adapter.testing import synth_learner
     >>> learn = synth_learner()
     >>> s = learn.lr_find(show_plot=False, suggest_funcs=(minimum, steep))
     >>> s._fields
     ('minimum', 'steep')
+    >>> learn.lr_find(show_plot=False, suggest_funcs=None) is None
+    True
     """
     if save_to is not None and Path(save_to).suffix.lower() not in _CURVE_EXTS:
         raise ValueError(f"save_to={str(save_to)!r}: the curve file must end in one of {_CURVE_EXTS}")
+    funcs = _suggesters(suggest_funcs)
+    if isinstance(num_it, (int, np.integer)) and not isinstance(num_it, bool) and num_it < 6:
+        num_it = 6  # fastai's rule; LRFinder's own check still catches non-integers
     if self.opt is None:
         self.create_opt()
     finder = LRFinder(start_lr, end_lr, num_it, stop_div, mode)
@@ -249,14 +261,41 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
     finally:
         finder.finally_fit()  # a no-op when the fit's own finally_fit restored (it always should)
     rec = self.recorder
-    suggestions = _suggest(rec.lrs, rec.losses, num_it, suggest_funcs)
+    suggestions = None if funcs is None else _suggest(rec.lrs, rec.losses, num_it, funcs)
     if save_to is not None:
         settings = {"start_lr": _jsonable(start_lr), "end_lr": _jsonable(end_lr), "mode": mode, "stop_div": stop_div,
-                    "beta": rec.beta, "methods": [n for n in suggestions[0]._fields]}  # fmt: skip
+                    "beta": rec.beta, "methods": [] if suggestions is None else list(suggestions[0]._fields)}  # fmt: skip
         save_curve(save_to, rec.lrs, rec.losses, finder.raw_losses[: len(rec.losses)], num_it, settings)
     if show_plot:
         rec.lr_find_fig = _plot(rec.lrs, rec.losses, suggestions)
-    return suggestions[0]
+    return None if suggestions is None else suggestions[0]
+
+
+_SCHEDCORE_SUGGESTERS = (valley, slide, minimum, steep)
+
+
+def _suggesters(suggest_funcs) -> tuple[Callable, ...] | None:
+    """``suggest_funcs`` as a tuple (None stays None); user suggesters wrapped to get tensors."""
+    if suggest_funcs is None:
+        return None
+    funcs = (suggest_funcs,) if callable(suggest_funcs) else suggest_funcs
+    if not isinstance(funcs, Sequence) or not all(callable(f) for f in funcs):
+        raise TypeError(f"suggest_funcs must be a function, a sequence of functions or None; got {suggest_funcs!r}")
+    return tuple(_with_tensors(f) for f in funcs)
+
+
+def _with_tensors(func: Callable) -> Callable:
+    """A user's suggester called as fastai calls it: ``func(lrs, losses, num_it)`` on torch tensors."""
+    inner = func.func if isinstance(func, functools.partial) else func
+    if any(inner is f for f in _SCHEDCORE_SUGGESTERS):
+        return func  # numpy, batched
+
+    def call(lrs, losses, num_it):
+        dtype = torch.get_default_dtype()
+        return func(torch.as_tensor(lrs, dtype=dtype), torch.as_tensor(losses, dtype=dtype), num_it)
+
+    call.__name__ = getattr(inner, "__name__", type(inner).__name__)  # the SuggestedLRs field
+    return call
 
 
 def _suggest(lrs: list, losses: list, num_it: int, funcs: Sequence[Callable]):

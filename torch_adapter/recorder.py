@@ -140,25 +140,59 @@ class Recorder(Callback):
         self.lrs = [float(lr) for lr in self.lrs]  # tensor learning rates become floats once
 
     # ------------------------------------------------------------------------------- plots
-    def plot_loss(self, skip_start: int = 5, with_valid: bool = True):
-        """Plot the smoothed training loss (and validation loss per epoch); return the figure.
+    def plot_loss(self, skip_start: int = 5, with_valid: bool = True, log: bool = False,
+                  show_epochs: bool = False, ax=None):  # fmt: skip
+        """Plot the smoothed training loss from step ``skip_start`` (and the validation loss at
+        each epoch's end); return the matplotlib Axes, as fastai does.
+
+        fastai's arguments: ``log`` for log-log axes, ``show_epochs`` for a dotted line at each
+        epoch's end, ``ax`` to draw into (default: a new figure; fastai draws into ``plt.gca()``).
 
         >>> from torch_adapter.testing import synth_learner
         >>> learn = synth_learner()
-        >>> with learn.no_logging(): learn.fit(1)
-        >>> len(learn.recorder.plot_loss().axes[0].lines)
-        2
+        >>> with learn.no_logging(): learn.fit(2)
+        >>> ax = learn.recorder.plot_loss(show_epochs=True)
+        >>> len(ax.lines), ax.get_xlabel()
+        (4, 'steps')
         """
         plt = pyplot()  # ImportError saying pip install "schedcore[plot]" without matplotlib
 
-        fig, ax = plt.subplots()
-        ax.plot(range(skip_start, len(self.losses)), self.losses[skip_start:], label="train")
-        valid = [(i, v[1]) for i, v in zip(self.iters, self.values, strict=True) if len(v) > 1]
-        if with_valid and valid:
-            ax.plot(*zip(*valid, strict=True), label="valid")
-        ax.set(xlabel="iteration", ylabel="loss")
-        ax.legend()
-        return fig
+        if ax is None:
+            _, ax = plt.subplots()
+        steps = range(skip_start, len(self.losses))
+        (ax.loglog if log else ax.plot)(steps, self.losses[skip_start:], label="train")
+        if show_epochs:
+            for x in self.iters:
+                ax.axvline(x, color="grey", ls=":")
+        ax.set(xlabel="steps", ylabel="loss", title="learning curve")
+        if with_valid:
+            valid = [(i, v[1]) for i, v in zip(self.iters, self.values, strict=True) if i >= skip_start and len(v) > 1]
+            ax.plot([i for i, _ in valid], [v for _, v in valid], label="valid")
+            ax.legend()
+        return ax
+
+    def plot_lr_find(self, skip_end: int = 5, return_fig: bool = True, suggestions=None, nms=None, **kwargs):
+        """Plot the last ``lr_find`` curve (loss against lr, log x), with suggestion markers.
+
+        fastai's arguments: ``suggestions`` are the ``(x, y)`` points and ``nms`` their names
+        (or a ``{name: point}`` dict, or what :func:`schedcore.suggest_lrs` returns); the last
+        ``skip_end`` points are not drawn. Returns the figure (fastai's returns ``None``; a bug),
+        or ``None`` when ``return_fig`` is False. Extra keyword arguments go to
+        :func:`schedcore.plot_lr_find` (``title``).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> s = learn.lr_find(show_plot=False)
+        >>> fig = learn.recorder.plot_lr_find(suggestions=[(s.valley, 1.0)], nms=["valley"])
+        >>> len(fig.axes[0].lines), fig.axes[0].get_xscale()
+        (2, 'log')
+        """
+        from schedcore import plot_lr_find
+
+        if nms is not None and suggestions is not None:
+            suggestions = dict(zip(nms, suggestions, strict=True))
+        fig = plot_lr_find(self.lrs, self.losses, suggestions or None, skip_end=skip_end, **kwargs)
+        return fig if return_fig else None
 
     def plot_sched(self, keys: list[str] | None = None, figsize=None):
         """Plot each scheduled hyper-parameter (``hps``) against the iteration; return the figure.

@@ -16,11 +16,17 @@ from hypothesis import strategies as st
 from schedcore import (
     FuncSchedule,
     SchedLin,
+    SuggestionWarning,
     annealer,
     as_schedule,
     combine_scheds,
+    diagnose,
     evaluate_callable,
+    minimum,
     schedule_table,
+    steep,
+    suggest_lrs,
+    valley,
 )
 
 
@@ -191,3 +197,45 @@ def test_table_row_k_is_f_of_k_over_n_for_plain_functions(n, start):
 def test_as_schedule_passes_schedules_through():
     s = SchedLin(0, 1)
     assert as_schedule(s) is s and isinstance(as_schedule(lin_down), FuncSchedule)
+
+
+# ------------------------------------------------------------ suggesters, never-decreasing curves
+LRS = np.array([1e-3, 1e-2, 1e-1, 1.0, 10.0])
+
+
+@pytest.mark.parametrize("losses", [[1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5, [1.0, 1.1, 1.3, 1.7, 2.5]])
+def test_never_decreasing_curve_gives_fastais_numbers_and_a_warning(losses):
+    """fastai on a loss that never decreases: minimum -> (lrs[0]/10, (lrs[0], losses[0])),
+    steep -> lrs[0], valley -> lrs[0] (fastai 2.8.12 on [1, 2, 3, 4, 5] and on a flat curve:
+    minimum 1e-4, steep 1e-3, valley 1e-3). We add a warning that the curve is a poor guide."""
+    expected = {minimum: 1e-4, steep: 1e-3, valley: 1e-3}
+    for func, lr in expected.items():
+        with pytest.warns(SuggestionWarning, match=f"{func.__name__}: the loss never decreases.*poor guide"):
+            s, (x, y) = func(LRS, losses)
+        assert s == pytest.approx(lr, rel=1e-12) and x == pytest.approx(1e-3, rel=1e-12) and y == losses[0]
+
+
+def test_never_decreasing_in_a_batch_warns_and_keeps_the_numbers():
+    losses = np.array([[5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    with pytest.warns(SuggestionWarning, match=r"valley: in 1 of 2 curves \(curve 1\) the loss never decreases"):
+        s, _ = valley(LRS, losses)
+    assert s.tolist() == [valley(LRS, losses[0])[0], 1e-3]
+
+
+def test_unusable_curves_still_give_nan():
+    """Too short or no points: nan with a warning (fastai raises an IndexError or returns junk)."""
+    with pytest.warns(SuggestionWarning, match="steep: cannot use this curve: needs at least 2 points"):
+        assert math.isnan(steep([1e-3], [1.0])[0])
+    with pytest.warns(SuggestionWarning, match="valley: cannot use this curve: no points"):
+        assert math.isnan(valley([], [])[0])
+
+
+def test_never_decreasing_curve_through_suggest_lrs_and_user_functions():
+    def first(lrs, losses, num_it):
+        return lrs[0], (lrs[0], losses[0])
+
+    with pytest.warns(SuggestionWarning, match="first: the loss never decreases"):
+        s = suggest_lrs(LRS, [1.0, 2.0, 3.0, 4.0, 5.0], funcs=(first, minimum), trim=False)
+    assert s == (1e-3, 1e-4)
+    d = diagnose(LRS, [1.0, 2.0, 3.0, 4.0, 5.0], funcs=(valley, minimum, steep))
+    assert d.usable and not d.unusable and "the loss never decreases" in d.warnings[0]

@@ -156,7 +156,6 @@ def test_slide_shorter_than_lr_diff_plus_one_is_nan_with_warning():
 
 BAD_CURVES = [
     ([], [], "no points"),
-    ([1e-3, 1e-2, 1e-1], [1.0, 2.0, 3.0], "never decreases"),
     ([1e-3, 1e-2, 1e-1, 1.0], [3.0, np.nan, 2.0, 1.0], "NaN inside"),
     ([1e-3, 1e-2, 1e-1, 1.0], [3.0, np.inf, 2.0, 1.0], "loss at point 1 is inf"),
     ([1e-3, np.nan, 1e-1, 1.0], [3.0, 2.5, 2.0, 1.0], "lr at point 1 is nan"),
@@ -239,8 +238,9 @@ def test_diagnose_explains():
     assert any(w.startswith("too noisy") for w in noisy.warnings)
     short = diagnose(lrs[:5], [3.0, 2.0, 1.0, 2.0, 3.0])
     assert short.usable and set(short.unusable) == {"slide"} and "only 5 points" in str(short)
-    batch = diagnose(lrs, np.stack([np.linspace(2, 1, 60), np.linspace(1, 2, 60)]))
-    assert [d.usable for d in batch] == [True, False]
+    batch = diagnose(lrs, np.stack([np.linspace(2, 1, 60), np.linspace(1, 2, 60), np.full(60, np.nan)]))
+    assert [d.usable for d in batch] == [True, True, False]  # never decreasing: usable, a warning
+    assert "never decreases" in batch[1].warnings[0] and not batch[0].warnings
     assert diagnose(lrs, np.linspace(2, 1, 60), funcs=(functools.partial(slide, lr_diff=70),)).unusable == {
         "slide": "needs at least 71 points; the curve has 60"
     }
@@ -265,8 +265,9 @@ def test_batch_with_shared_and_per_curve_lrs_and_ragged_curves():
 
 def test_batch_warning_lists_bad_curves():
     lrs = np.geomspace(1e-5, 1, 20)
-    losses = np.stack([np.linspace(2, 1, 20), np.linspace(1, 2, 20), np.full(20, np.nan)])
-    with pytest.warns(SuggestionWarning, match=r"valley: cannot use 2 of 3 curves.*curve 1: the loss never decreases"):
+    # a never-decreasing curve gives fastai's number with a warning (issue 10, test_fastai_compat)
+    losses = np.stack([np.linspace(2, 1, 20), np.r_[1.0, np.inf, np.ones(18)], np.full(20, np.nan)])
+    with pytest.warns(SuggestionWarning, match=r"valley: cannot use 2 of 3 curves.*curve 1: the loss at point 1 is inf"):
         s, _ = valley(lrs, losses)
     assert np.isnan(s[1:]).all() and s[0] == valley(lrs, losses[0])[0]
 

@@ -6,14 +6,26 @@ Each test states what fastai 2.8.12 does (read from a scratch install, ``fastai.
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from schedcore import annealer, combine_scheds
-from torch_adapter import Callback, Learner, ParamScheduler, ProgressCallback, Recorder
+from schedcore import SuggestionWarning, annealer, combine_scheds, minimum, steep, trim_curve, valley
+from torch_adapter import (
+    SGD,
+    Adam,
+    Callback,
+    Learner,
+    ParamScheduler,
+    ProgressCallback,
+    Recorder,
+    RMSProp,
+    get_hyper,
+    set_hyper,
+)
 from torch_adapter.testing import RegModel, synth_dbunch, synth_learner
 
 
@@ -295,3 +307,160 @@ def test_param_scheduler_evaluates_a_scalar_only_function_once_per_step_at_befor
         learn.fit(2, cbs=[ParamScheduler({"lr": scalar_only}), Mark()])
     assert calls == [1] + [0] * 6 + ["train", "train"]
     assert learn.recorder.hps["lr"] == pytest.approx([0.1 * math.cos(k / 6) for k in range(6)])
+
+
+# ----------------------------------------------------------------------- lr_find, suggesters
+def quiet_lr_find(learn, **kwargs):
+    with learn.no_logging(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SuggestionWarning)
+        return learn.lr_find(show_plot=False, **kwargs)
+
+
+def test_lr_find_suggest_funcs_single_function():
+    """fastai: ``suggest_funcs=valley`` gives ``SuggestedLRs`` with the one field ``valley``."""
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, suggest_funcs=valley)
+    assert s._fields == ("valley",) and s.valley > 0
+    assert quiet_lr_find(learn, suggest_funcs=(valley, minimum))._fields == ("valley", "minimum")
+    with pytest.raises(TypeError, match="suggest_funcs must be a function, a sequence of functions or None"):
+        quiet_lr_find(learn, suggest_funcs=[valley, "steep"])
+
+
+def test_lr_find_suggest_funcs_none_returns_none():
+    """fastai: ``suggest_funcs=None`` runs the test and returns None."""
+    learn = synth_learner(n_trn=5)
+    assert quiet_lr_find(learn, suggest_funcs=None) is None
+    assert 0 < len(learn.recorder.lrs) <= 100
+
+
+def test_user_suggester_receives_torch_tensors():
+    """fastai passes ``lrs``/``losses`` as float32 tensors (``tensor(list)``) and ``num_it``;
+    schedcore's own suggesters keep getting numpy arrays."""
+    seen = []
+
+    def mine(lrs, losses, num_it):
+        seen.append((type(lrs), lrs.dtype, type(losses), losses.dtype, num_it))
+        g = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
+        i = int(g.argmin())
+        return lrs[i], (lrs[i], losses[i])
+
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, num_it=30, suggest_funcs=(mine, steep))
+    assert seen == [(torch.Tensor, torch.float32, torch.Tensor, torch.float32, 30)]
+    lrs, losses = trim_curve(learn.recorder.lrs, learn.recorder.losses, 30)
+    lrs_t, losses_t = torch.tensor(lrs.tolist()), torch.tensor(losses.tolist())
+    i = int(((losses_t[1:] - losses_t[:-1]) / (lrs_t[1:].log() - lrs_t[:-1].log())).argmin())
+    assert s._fields == ("mine", "steep") and isinstance(s.mine, float) and s.mine == float(lrs_t[i])
+
+
+def test_user_suggester_partial_and_callable_object_names():
+    class Fixed:
+        def __call__(self, lrs, losses, num_it):
+            return lrs[0], (lrs[0], losses[0])
+
+    def scaled(lrs, losses, num_it, k=1.0):
+        return k * lrs[-1], (lrs[-1], losses[-1])
+
+    learn = synth_learner(n_trn=5)
+    s = quiet_lr_find(learn, num_it=20, suggest_funcs=(Fixed(), functools.partial(scaled, k=0.5)))
+    assert s._fields == ("Fixed", "scaled")
+    lrs, _ = trim_curve(learn.recorder.lrs, learn.recorder.losses, 20)
+    assert s.Fixed == pytest.approx(lrs[0], rel=1e-6) and s.scaled == pytest.approx(0.5 * lrs[-1], rel=1e-6)
+
+
+def test_lr_find_num_it_below_six_is_raised_to_six():
+    """fastai: ``lr_find(num_it=5)`` records 6 lrs (its minimum) and does not refuse."""
+    learn = synth_learner(n_trn=5)
+    assert quiet_lr_find(learn, num_it=5, suggest_funcs=None) is None
+    assert len(learn.recorder.lrs) == 6
+    with pytest.raises(ValueError, match="num_it must be an integer >= 6; got 2.5"):
+        quiet_lr_find(learn, num_it=2.5)
+
+
+# ---------------------------------------------------------------------------------- plots
+def test_plot_loss_takes_fastais_arguments():
+    """fastai: plot_loss(skip_start=5, with_valid=True, log=False, show_epochs=False, ax=None)
+    returns the Axes; train from step skip_start, valid at each epoch's end, axvline per epoch."""
+    import matplotlib.pyplot as plt
+
+    learn = synth_learner(n_trn=4)
+    with learn.no_logging():
+        learn.fit(3)
+    rec = learn.recorder
+    ax = rec.plot_loss()
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("steps", "loss", "learning curve")
+    assert list(ax.lines[0].get_xdata()) == list(range(5, 12)) and list(ax.lines[0].get_ydata()) == rec.losses[5:]
+    assert list(ax.lines[1].get_xdata()) == [8, 12] and list(ax.lines[1].get_ydata()) == [v[1] for v in rec.values[1:]]
+    fig, mine = plt.subplots()
+    ax = rec.plot_loss(skip_start=0, with_valid=False, log=True, show_epochs=True, ax=mine)
+    assert ax is mine and (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert len(ax.lines) == 1 + 3  # train + one dotted line per epoch end
+    assert [line.get_xdata()[0] for line in ax.lines[1:]] == [4, 8, 12]
+    plt.close("all")
+
+
+def test_recorder_plot_lr_find():
+    """fastai: recorder.plot_lr_find(skip_end=5, return_fig=True, suggestions=None, nms=None)."""
+    import matplotlib.pyplot as plt
+
+    learn = synth_learner(n_trn=5)
+    quiet_lr_find(learn, num_it=30, suggest_funcs=None)
+    fig = learn.recorder.plot_lr_find()
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == learn.recorder.lrs[:-5] and fig.axes[0].get_xscale() == "log"
+    fig = learn.recorder.plot_lr_find(skip_end=0, suggestions=[(1e-3, 2.0)], nms=["mine"])
+    assert len(fig.axes[0].lines[0].get_xdata()) == len(learn.recorder.lrs)
+    assert [t.get_text().split(":")[0] for t in fig.axes[0].get_legend().get_texts()] == ["mine"]
+    assert learn.recorder.plot_lr_find(return_fig=False) is None
+    plt.close("all")
+
+
+# ------------------------------------------------------------------ optimizer factories
+def three_steps(make, mom_sched=None):
+    """Three steps on ``sum(c * p**2)`` from ``p = [1, -2]``, ``c = [1, 3]``."""
+    p = torch.tensor([1.0, -2.0], requires_grad=True)
+    opt = make([p])
+    for k in range(3):
+        if mom_sched is not None:
+            set_hyper(opt, "mom", mom_sched[k])
+        (p**2 * torch.tensor([1.0, 3.0])).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    return p.tolist()
+
+
+# fastai 2.8.12's fastai.optimizer.SGD/RMSProp/Adam on the same three steps
+FASTAI_STEPS = [
+    ("SGD decoupled wd", lambda ps: SGD(ps, lr=0.1, wd=0.1), None, [0.493039012, -0.1186380088]),
+    ("SGD L2", lambda ps: SGD(ps, lr=0.1, wd=0.1, decouple_wd=False), None, [0.493039012, -0.118637979]),
+    ("SGD mom=0, scheduled mom unused", lambda ps: SGD(ps, lr=0.1), [0.9] * 3, [0.5119999647, -0.1279999763]),
+    ("SGD mom=.9 wd", lambda ps: SGD(ps, lr=0.1, mom=0.9, wd=0.1), None, [0.0466389842, 1.695761919]),
+    ("RMSProp", lambda ps: RMSProp(ps, lr=0.01), None, [0.7799822688, -1.7753494978]),
+    ("RMSProp decoupled wd", lambda ps: RMSProp(ps, lr=0.01, wd=0.1), None, [0.7773592472, -1.769724369]),
+    ("Adam", lambda ps: Adam(ps, lr=0.1), None, [0.6988227367, -1.6949009895]),
+    ("Adam L2", lambda ps: Adam(ps, lr=0.1, decouple_wd=False), None, [0.7014986873, -1.7005805969]),
+]
+
+
+@pytest.mark.parametrize("name, make, mom_sched, expected", FASTAI_STEPS, ids=[f[0] for f in FASTAI_STEPS])
+def test_optimizer_factories_step_like_fastai(name, make, mom_sched, expected):
+    np.testing.assert_allclose(three_steps(make, mom_sched), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_factories_keep_fastais_defaults_and_hyper_names():
+    p = [torch.zeros(1, requires_grad=True)]
+    assert get_hyper(Adam(p, lr=1e-3), "mom") == [0.9] and get_hyper(Adam(p, lr=1e-3), "sqr_mom") == [0.99]
+    assert get_hyper(Adam(p, lr=1e-3), "eps") == [1e-5] and get_hyper(Adam(p, lr=1e-3), "wd") == [0.01]
+    assert get_hyper(RMSProp(p, lr=1e-3), "sqr_mom") == [0.99] and get_hyper(RMSProp(p, lr=1e-3), "eps") == [1e-8]
+    assert get_hyper(SGD(p, lr=1e-3), "mom") == [0.0] and get_hyper(SGD(p, lr=1e-3), "wd") == [0.0]
+    assert isinstance(SGD(p), torch.optim.SGD) and isinstance(RMSProp(p), torch.optim.RMSprop)
+
+
+@pytest.mark.parametrize("opt_func", [SGD, Adam, RMSProp])
+def test_learner_with_fastai_opt_func_fits_one_cycle(opt_func):
+    learn = synth_learner(opt_func=opt_func, lr=1e-2)
+    before = learn.model.a.detach().clone()
+    with learn.no_logging():
+        learn.fit_one_cycle(1)
+    assert sorted(learn.recorder.hps) == ["lr", "mom"] and learn.recorder.hps["mom"][0] == pytest.approx(0.95)
+    assert not torch.equal(learn.model.a, before)

@@ -26,9 +26,9 @@ def test_plots_return_figures():
     fig = learn.recorder.plot_sched()
     assert [ax.get_ylabel() for ax in fig.axes] == ["lr", "mom"]
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), learn.recorder.hps["lr"])
-    fig2 = learn.recorder.plot_loss(skip_start=2)
-    assert len(fig2.axes[0].lines) == 2
-    np.testing.assert_allclose(fig2.axes[0].lines[0].get_ydata(), learn.recorder.losses[2:])
+    ax = learn.recorder.plot_loss(skip_start=2)  # fastai returns the Axes
+    assert len(ax.lines) == 2
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), learn.recorder.losses[2:])
     plt.close("all")
     plain = synth_learner()
     with plain.no_logging():
