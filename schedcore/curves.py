@@ -117,11 +117,33 @@ def save_curve(
 ) -> Path:
     """Save an LR-range-test curve to ``.csv``, ``.json`` or ``.npz`` (by extension), atomically.
 
-    ``lrs``/``losses`` (and ``raw_losses``) are 1-D and of one length: lists, arrays or tensors.
-    ``losses`` are the smoothed losses the suggesters use; NaN/inf are kept (a diverged run).
-    ``settings`` is a JSON-serialisable dict (e.g. ``{"start_lr": 1e-7, "beta": 0.98}``).
-    Returns the path written.
+    Parameters
+    ----------
+    path : str or path-like
+        The file; its extension picks the format.
+    lrs, losses : array-like of shape (n,)
+        Learning rates and the smoothed losses the suggesters use (lists, arrays or tensors);
+        NaN/inf losses are kept (a diverged run).
+    raw_losses : array-like of shape (n,), optional
+        The unsmoothed losses.
+    num_it : int, optional
+        The number of iterations the test asked for (lr_find's trimming uses it).
+    settings : dict, optional
+        JSON-serialisable settings (e.g. ``{"start_lr": 1e-7, "beta": 0.98}``).
 
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        Arrays that are not 1-D or of different lengths, a bad ``num_it``, settings that are not
+        JSON-serialisable, or an unknown extension.
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> p = save_curve(pathlib.Path(tempfile.mkdtemp()) / "c.csv", [1e-3, 1e-2], [2.0, float("nan")])
     >>> print(p.read_text().strip())
@@ -135,8 +157,25 @@ def save_curve(
 def load_curve(path: str | os.PathLike) -> LossCurve:
     """Load a curve from ``.csv``, ``.json`` or ``.npz`` -- ours, pytorch-lr-finder's or Lightning's.
 
-    Malformed files raise ``ValueError("<path>: <what is wrong>")``.
+    Parameters
+    ----------
+    path : str or path-like
+        The file; the format follows the extension, or is sniffed from the content.
 
+    Returns
+    -------
+    LossCurve
+        The untrimmed curve, with ``num_it`` and ``settings`` when the file has them.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        A malformed file: ``"<path>: <what is wrong>"``.
+
+    Examples
+    --------
     >>> import tempfile, pathlib, json
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "history.json"
     >>> _ = p.write_text(json.dumps({"lr": [1e-3, 1e-2], "loss": [2.0, 1.5]}))
@@ -158,6 +197,25 @@ def load_curve(path: str | os.PathLike) -> LossCurve:
 def curve_from_dict(data: Mapping | Sequence, source: str = "<dict>") -> LossCurve:
     """A curve from an in-memory dict: ours, pytorch-lr-finder's ``history``, Lightning's results.
 
+    Parameters
+    ----------
+    data : dict or list of dict
+        ``{"lr": [...], "loss": [...]}`` (``lrs``/``losses`` also accepted), the same under
+        ``"data"``, or a list of ``{"lr": ..., "loss": ...}`` records.
+    source : str, default "<dict>"
+        Where the data came from, for error messages.
+
+    Returns
+    -------
+    LossCurve
+
+    Raises
+    ------
+    ValueError
+        No ``lr`` or ``loss`` column, columns of different lengths, or values that are not numbers.
+
+    Examples
+    --------
     >>> curve_from_dict({"data": [{"lr": 0.1, "loss": 2.0}, {"lr": 1.0, "loss": 1.0}]}).lrs.tolist()
     [0.1, 1.0]
     """
