@@ -31,8 +31,18 @@ PLOT_INSTALL_HINT = 'plotting needs matplotlib, an optional dependency: pip inst
 def pyplot():
     """``matplotlib.pyplot``, with the Agg backend chosen first when there is no display to show on.
 
-    Without matplotlib it raises ``ImportError`` saying ``pip install "schedcore[plot]"``.
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
 
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed; the message says ``pip install "schedcore[plot]"``.
+
+    Examples
+    --------
     >>> pyplot().__name__
     'matplotlib.pyplot'
     """
@@ -52,12 +62,37 @@ def pyplot():
 def plot_lr_find(lrs, losses, suggestions: Mapping | tuple | None = None, skip_end: int = 5, title: str | None = None):
     """Plot loss against learning rate (log x), with one marker and legend entry per suggestion.
 
-    ``losses`` may be one curve or a batch (one line each; suggestions are for one curve).
-    ``suggestions`` is a dict ``{name: lr}`` or ``{name: (x, y)}``, a ``SuggestedLRs``, or the
-    ``(suggestions, points)`` pair ``suggest_lrs(..., return_points=True)`` returns; markers go
-    at the points (``minimum`` marks ``m``, not its suggestion ``m/10``) or, for a bare lr, on
-    the curve. The last ``skip_end`` points are not drawn (as fastai). Returns the Figure.
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates (lists, arrays or tensors).
+    losses : array-like of shape (n,) or (B, n)
+        One curve, or a batch (one line each; suggestions are for one curve). Infinite losses are
+        not drawn.
+    suggestions : dict, SuggestedLRs or (suggestions, points) pair, optional
+        ``{name: lr}`` or ``{name: (x, y)}``, a ``SuggestedLRs``, or the pair
+        ``suggest_lrs(..., return_points=True)`` returns; markers go at the points (``minimum``
+        marks ``m``, not its suggestion ``m/10``) or, for a bare lr, on the curve.
+    skip_end : int, default 5
+        The last ``skip_end`` points are not drawn (as fastai).
+    title : str, optional
+        The axes title.
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        A negative ``skip_end``, shapes that do not describe curves, or suggestions for a batch.
+    TypeError
+        ``suggestions`` of another kind.
+    ImportError
+        matplotlib is not installed (``pip install "schedcore[plot]"``).
+
+    Examples
+    --------
     >>> fig = plot_lr_find(np.geomspace(1e-5, 1, 20), np.linspace(2, 1, 20))
     >>> len(fig.axes[0].lines)
     1
@@ -112,10 +147,30 @@ def _on_curve(lr: float, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def plot_schedules(scheds_or_table: Any, n_steps: int = 1000, title: str | None = None):
-    """One panel per hyper-parameter: a dict of schedules (evaluated on ``n_steps`` steps), a
-    ``(scheds, n_epoch)`` pair as ``sgdr`` returns, or a :class:`~schedcore.ScheduleTable`.
-    Per-group values draw one line per group. Returns the Figure.
+    """One panel per hyper-parameter, one line per parameter group.
 
+    Parameters
+    ----------
+    scheds_or_table : dict of str to Schedule, (scheds, n_epoch) pair, or ScheduleTable
+        Schedules (evaluated on ``n_steps`` steps), the pair ``sgdr`` returns, or a table.
+    n_steps : int, default 1000
+        Steps to evaluate schedules on (ignored for a table).
+    title : str, optional
+        The figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`schedcore.schedule_table` for schedules it cannot evaluate.
+    ImportError
+        matplotlib is not installed (``pip install "schedcore[plot]"``).
+
+    Examples
+    --------
     >>> from schedcore import one_cycle
     >>> fig = plot_schedules(one_cycle(1e-2), n_steps=100)
     >>> [ax.get_ylabel() for ax in fig.axes]
@@ -146,6 +201,26 @@ def plot_schedules(scheds_or_table: Any, n_steps: int = 1000, title: str | None 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write ``fig`` to ``path`` (format from the extension: png, pdf, svg, ...), atomically.
 
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or path-like
+        The file; its extension picks the format.
+    dpi : int, default 100
+        Resolution of raster formats.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        No extension, or a format matplotlib cannot write.
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> fig = plot_lr_find([1e-3, 1e-2], [2.0, 1.0], skip_end=0)
     >>> save_figure(fig, pathlib.Path(tempfile.mkdtemp()) / "lr.png").stat().st_size > 0
@@ -163,5 +238,25 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
 
 
 def close(fig) -> None:
-    """Close ``fig`` in pyplot (frees its memory once it is saved or shown)."""
+    """Close ``fig`` in pyplot (frees its memory once it is saved or shown).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed (``pip install "schedcore[plot]"``).
+
+    Examples
+    --------
+    >>> fig = plot_lr_find([1e-3, 1e-2], [2.0, 1.0], skip_end=0)
+    >>> close(fig); fig.number in pyplot().get_fignums()
+    False
+    """
     pyplot().close(fig)
