@@ -49,9 +49,25 @@ ArrayLike = Any
 def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
     """Convert ``pos`` to a float64 array and check every value is in [0, 1].
 
-    Returns ``(array, was_scalar)``. NaN or out-of-range values raise a ``ValueError`` that
-    names the first offending value.
+    Parameters
+    ----------
+    pos : float or array-like
+        Positions (fractions of training done).
 
+    Returns
+    -------
+    positions : ndarray
+        ``pos`` as float64, same shape.
+    was_scalar : bool
+        Whether ``pos`` was a scalar (so callers can return a float).
+
+    Raises
+    ------
+    ValueError
+        A NaN or out-of-range value; the message names the first one and its index.
+
+    Examples
+    --------
     >>> as_positions(0.5)
     (array(0.5), True)
     >>> as_positions([0.2, 1.5])
@@ -110,10 +126,30 @@ def group_values(value: ArrayLike, n_groups: int) -> np.ndarray:
     - ``slice(a, b)``: geometric spacing ``a*(b/a)**(i/(G-1))``;
     - a list/array: used as is, and must have ``n_groups`` entries.
 
+    Parameters
+    ----------
+    value : float, slice, or array-like of shape (n_groups,)
+    n_groups : int
+        Number of parameter groups, >= 1.
+
+    Returns
+    -------
+    ndarray of shape (n_groups,)
+
+    Raises
+    ------
+    ValueError
+        ``n_groups`` < 1, an array of another length, or a slice with a step or without a
+        positive end.
+
+    Examples
+    --------
     >>> group_values(slice(1e-3), 3).tolist()
     [0.0001, 0.0001, 0.001]
     >>> group_values(slice(1e-4, 1e-2), 3).round(8).tolist()
     [0.0001, 0.001, 0.01]
+    >>> group_values(0.1, 2).tolist()
+    [0.1, 0.1]
     """
     return _group_values(value, n_groups, "value")
 
@@ -421,6 +457,23 @@ def annealer(f: Callable) -> Callable[..., Schedule]:
     (:func:`~schedcore.callables.evaluate_callable`). The resulting schedules pickle when ``f``
     is a module-level function.
 
+    Parameters
+    ----------
+    f : callable
+        ``f(start, end, pos)`` giving the value at position ``pos``.
+
+    Returns
+    -------
+    callable
+        ``g(start, end)`` returning a :class:`Schedule` (an :class:`Annealer`).
+
+    Raises
+    ------
+    Exception
+        Whatever ``f`` raises at a single position, when the schedule is evaluated.
+
+    Examples
+    --------
     >>> @annealer
     ... def sched_square(start, end, pos):
     ...     return start + (end - start) * pos**2
@@ -466,8 +519,24 @@ class FuncSchedule(Schedule):
 def as_schedule(sched: Schedule | Callable, name: str = "schedule") -> Schedule:
     """``sched`` itself if it is a :class:`Schedule`, else a :class:`FuncSchedule` around a callable.
 
-    Anything else is a ``TypeError`` naming ``name`` and the value.
+    Parameters
+    ----------
+    sched : Schedule or callable
+        A schedule, or any callable of ``pos``.
+    name : str, default "schedule"
+        What to call it in an error message.
 
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    TypeError
+        ``sched`` is neither; the message names ``name`` and the value.
+
+    Examples
+    --------
     >>> as_schedule(SchedLin(0, 1)), as_schedule(abs)
     (SchedLin(0.0, 1.0), FuncSchedule(<built-in function abs>))
     >>> as_schedule(0.1, "lr")
