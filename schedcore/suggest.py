@@ -215,8 +215,31 @@ def _result(sugg: np.ndarray, x: np.ndarray, y: np.ndarray, bad: np.ndarray, bat
 def minimum(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Result:
     """A tenth of the learning rate with the lowest loss: ``m = lrs[argmin(losses)]``.
 
-    Returns ``(m / 10, (m, loss at m))``; batched over rows of a 2-D ``losses``.
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates of the recorded points, increasing.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses: one curve, or a batch of curves sharing ``lrs``.
+    num_it : int, optional
+        Iterations the test asked for; unused here, accepted so every method has one signature.
 
+    Returns
+    -------
+    suggestion : float or ndarray of shape (B,)
+        The suggested learning rate (nan, with a :class:`SuggestionWarning`, where the curve is
+        unusable for this method).
+    point : tuple of (float or ndarray, float or ndarray)
+        The ``(x, y)`` point to mark on the plot.
+        ``(m / 10, (m, loss at m))``.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+
+    Examples
+    --------
     >>> minimum([1e-3, 1e-2, 1e-1], [2.0, 1.0, 3.0])
     (0.001, (0.01, 1.0))
     >>> minimum([1e-3, 1e-2, 1e-1], [[2.0, 1.0, 3.0], [3.0, 2.0, 1.0]])[0].tolist()
@@ -234,8 +257,33 @@ def steep(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Resul
     """The learning rate where the loss falls fastest against ``log(lr)``.
 
     ``g = diff(losses) / diff(log(lrs))``, ``m = lrs[argmin(g)]`` (the left end of the steepest
-    segment); returns ``(m, (m, loss at m))``. Needs two points and positive increasing lrs.
+    segment). Needs two points and positive increasing lrs.
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates of the recorded points, increasing.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses: one curve, or a batch of curves sharing ``lrs``.
+    num_it : int, optional
+        Iterations the test asked for; unused here, accepted so every method has one signature.
+
+    Returns
+    -------
+    suggestion : float or ndarray of shape (B,)
+        The suggested learning rate (nan, with a :class:`SuggestionWarning`, where the curve is
+        unusable for this method).
+    point : tuple of (float or ndarray, float or ndarray)
+        The ``(x, y)`` point to mark on the plot.
+        ``(m, (m, loss at m))``.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+
+    Examples
+    --------
     >>> steep([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.8, 1.0, 3.0])
     (0.01, (0.01, 1.8))
     """
@@ -254,11 +302,35 @@ def valley(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Resu
 
     ``lds[i]`` is the length of the longest strictly decreasing subsequence of ``losses`` ending
     at ``i``; ``end`` the first index with the largest ``lds``; ``start = end - lds[end]``;
-    ``sec = (end - start) / 3``; ``idx = max(0, start + int(sec) + int(sec / 2))``. Returns
-    ``(lrs[idx], (lrs[idx], losses[idx]))``. O(n log n) per curve (patience sorting), vectorised
-    across large batches. fastai wraps ``idx`` round to -1 (the *last* lr) when the longest
-    decrease is two points at the very start; we clamp it to 0.
+    ``sec = (end - start) / 3``; ``idx = max(0, start + int(sec) + int(sec / 2))``. O(n log n) per
+    curve (patience sorting), vectorised across large batches. fastai wraps ``idx`` round to -1
+    (the *last* lr) when the longest decrease is two points at the very start; we clamp it to 0.
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates of the recorded points, increasing.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses: one curve, or a batch of curves sharing ``lrs``.
+    num_it : int, optional
+        Iterations the test asked for; unused here, accepted so every method has one signature.
+
+    Returns
+    -------
+    suggestion : float or ndarray of shape (B,)
+        The suggested learning rate (nan, with a :class:`SuggestionWarning`, where the curve is
+        unusable for this method).
+    point : tuple of (float or ndarray, float or ndarray)
+        The ``(x, y)`` point to mark on the plot.
+        ``(lrs[idx], (lrs[idx], losses[idx]))``.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+
+    Examples
+    --------
     >>> valley(range(1, 11), [5.0, 4.5, 4.0, 3.0, 2.0, 1.0, 0.5, 1.0, 2.0, 3.0])
     (3.0, (3.0, 4.0))
     >>> valley([1, 2, 3, 4], [2.0, 1.0, 3.0, 4.0])  # fastai would answer 4 (index -1)
@@ -339,6 +411,37 @@ def slide(
     loss interpolated at it on a log-lr axis. Needs ``lr_diff + 1`` points (fastai raises
     ``IndexError`` on shorter curves; here the result is nan with a warning).
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates of the recorded points, increasing.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses: one curve, or a batch of curves sharing ``lrs``.
+    num_it : int, optional
+        Iterations the test asked for; unused here, accepted so every method has one signature.
+    lr_diff : int, default 15
+        Width of the window, in points.
+    thresh : float, default 0.005
+        Largest gradient difference between the window's ends that stops the slide.
+    adjust_value : float, default 1.0
+        Factor applied to the lr found.
+
+    Returns
+    -------
+    suggestion : float or ndarray of shape (B,)
+        The suggested learning rate (nan, with a :class:`SuggestionWarning`, where the curve is
+        unusable for this method).
+    point : tuple of (float or ndarray, float or ndarray)
+        The ``(x, y)`` point to mark on the plot.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, arrays that are not 1-D/2-D, or a bad
+        ``lr_diff``, ``thresh`` or ``adjust_value``.
+
+    Examples
+    --------
     >>> lrs = np.geomspace(1e-4, 1, 5)
     >>> slide(lrs, [3.0, 2.0, 1.0, 1.5, 4.0], lr_diff=2, thresh=1.0)
     (0.001, (0.001, 2.0))
@@ -451,9 +554,28 @@ def _field_names(funcs: Sequence[Callable]) -> list[str]:
 def trim_curve(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """lr_find's preprocessing: keep points ``[num_it // 10 : -5]``, then cut at the first NaN loss.
 
-    ``num_it`` defaults to the number of recorded points. For a batch ``(B, n)`` each curve is
-    cut at its own first NaN by NaN-padding the rest (how the suggesters take ragged batches).
+    For a batch ``(B, n)`` each curve is cut at its own first NaN by NaN-padding the rest (how
+    the suggesters take ragged batches).
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+    losses : array-like of shape (n,) or (B, n)
+    num_it : int, optional
+        Iterations the test asked for (default: the number of recorded points).
+
+    Returns
+    -------
+    lrs, losses : ndarray
+        The kept points.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ.
+
+    Examples
+    --------
     >>> lrs, losses = trim_curve(np.arange(20.0), np.r_[np.arange(12.0), np.nan, np.zeros(7)])
     >>> lrs.tolist(), losses.tolist()
     ([2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0])
@@ -488,14 +610,40 @@ def suggest_lrs(
 ):
     """Suggest learning rates from a recorded LR-range-test curve, as ``Learner.lr_find`` does.
 
-    Applies lr_find's preprocessing (:func:`trim_curve`, unless ``trim=False``), runs each of
-    ``funcs`` and returns a :class:`SuggestedLRs` named tuple with one field per function.
-    ``num_it`` (default: the number of recorded points) is passed on to each function. For a
-    batch of curves the fields are arrays. A method that cannot use a curve gives ``nan`` and a
-    :class:`SuggestionWarning` naming the method and the reason (see :func:`diagnose`); the
-    built-in methods run batched, other functions once per curve. With ``return_points=True``
-    the result is ``(suggestions, points)``, ``points`` holding each method's ``(x, y)``.
+    Applies lr_find's preprocessing (:func:`trim_curve`, unless ``trim=False``) and runs each of
+    ``funcs``. A method that cannot use a curve gives ``nan`` and a :class:`SuggestionWarning`
+    naming the method and the reason (see :func:`diagnose`); the built-in methods run batched,
+    other functions once per curve.
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        Learning rates of the recorded points.
+    losses : array-like of shape (n,) or (B, n)
+        Smoothed losses, one curve or a batch.
+    num_it : int, optional
+        Iterations the test asked for (default: the number of recorded points); passed on to
+        each function.
+    funcs : sequence of callables, default (valley,)
+        Suggestion methods ``f(lrs, losses, num_it) -> (lr, (x, y))``.
+    trim : bool, default True
+        Apply :func:`trim_curve` first.
+    return_points : bool, default False
+        Also return each method's ``(x, y)`` point.
+
+    Returns
+    -------
+    SuggestedLRs or (SuggestedLRs, SuggestedLRs)
+        One field per function (arrays for a batch); with ``return_points=True``,
+        ``(suggestions, points)``.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+
+    Examples
+    --------
     >>> lrs = 10.0 ** np.arange(-6, 3)
     >>> losses = [2.0, 1.9, 1.7, 1.2, 0.8, 0.6, 0.7, 1.5, 3.0]
     >>> lr_min, lr_steep = suggest_lrs(lrs, losses, funcs=(minimum, steep), trim=False)
@@ -599,6 +747,25 @@ def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
     gives NaN at its position and is left out of the average, as in training (lr_find then
     cuts the curve at the first NaN).
 
+    Parameters
+    ----------
+    raw : array-like of shape (n,) or (B, n)
+        Raw losses, one per step.
+    beta : float, default 0.98
+        Smoothing factor, in [0, 1).
+
+    Returns
+    -------
+    ndarray
+        The smoothed losses, the shape of ``raw``.
+
+    Raises
+    ------
+    ValueError
+        ``beta`` outside [0, 1), or ``raw`` that is not 1-D/2-D.
+
+    Examples
+    --------
     >>> smooth_losses([1.0, 1.0, 1.0]).round(12).tolist()
     [1.0, 1.0, 1.0]
     >>> smooth_losses([2.0, float("nan"), 0.0], beta=0.5).tolist()
@@ -621,7 +788,7 @@ def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
 
 
 def diverged(loss: float, best: float, first: float) -> bool:
-    """The LR range test's stop rule on the smoothed loss (``best``: lowest so far, ``first``: first one).
+    """The LR range test's stop rule on the smoothed loss.
 
     NaN/inf diverges. When ``best > 0`` (every usual loss) this is fastai's rule,
     ``loss > 4*best``. Otherwise (zero or negative losses, e.g. a shifted loss, where ``4*best``
@@ -629,6 +796,27 @@ def diverged(loss: float, best: float, first: float) -> bool:
     ``|best|`` and the drop from ``first`` to ``best``: the same "three times the scale" margin,
     on a scale that stays positive.
 
+    Parameters
+    ----------
+    loss : float
+        The current smoothed loss.
+    best : float
+        The lowest smoothed loss so far.
+    first : float
+        The first smoothed loss.
+
+    Returns
+    -------
+    bool
+        Whether the test should stop.
+
+    Raises
+    ------
+    TypeError
+        Arguments that are not numbers.
+
+    Examples
+    --------
     >>> diverged(4.1, 1.0, 2.0), diverged(3.9, 1.0, 2.0), diverged(float("nan"), 1.0, 2.0)
     (True, False, True)
     >>> diverged(-9.0, -10.0, -8.0), diverged(25.0, -10.0, -8.0)
@@ -699,9 +887,29 @@ def diagnose(
     positive/increasing for the log-scale methods (``steep``, ``slide``). Suspicious: a loss that
     never decreases, few points, lrs not increasing, the loss lowest within the first tenth of the
     points (the test diverged almost at once), noise above ``noise_ratio`` times the loss drop
-    (noise estimated robustly from second differences). Returns a :class:`CurveDiagnosis`, or a
-    list of them for a batch.
+    (noise estimated robustly from second differences).
 
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+    losses : array-like of shape (n,) or (B, n)
+    funcs : sequence of callables, default (valley, slide, minimum, steep)
+        The methods to check the curve against.
+    noise_ratio : float, default 0.1
+        Noise above this fraction of the loss drop is reported.
+
+    Returns
+    -------
+    CurveDiagnosis or list of CurveDiagnosis
+        One per curve.
+
+    Raises
+    ------
+    ValueError
+        ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+
+    Examples
+    --------
     >>> diagnose([1e-3, 1e-2, 1e-1], [1.0, 2.0, 3.0], funcs=(valley,)).warnings
     ('the loss never decreases (no decreasing stretch at all)', 'only 3 points: suggestions are rough')
     >>> d = diagnose(np.geomspace(1e-4, 1, 5), [3.0, 2.0, 1.0, 1.5, 4.0])
