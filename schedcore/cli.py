@@ -119,8 +119,27 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``schedcore`` command line; returns 0 (errors exit via ``SystemExit``).
+    """Run the ``schedcore`` command line (``schedcore --help`` lists the commands).
 
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, also when stdout is a pipe its reader closed early (``| head``).
+
+    Raises
+    ------
+    SystemExit
+        Status 2 for bad arguments (one line on stderr), 1 for unreadable or missing files,
+        missing output folders or a missing optional dependency (one line on stderr); 0 after
+        ``--help`` or ``--version``.
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "flat.csv"
     >>> main(["table", "flat_cos", "--steps", "4", "--lr", "1", "-o", str(out)])
