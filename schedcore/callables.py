@@ -37,11 +37,33 @@ def _name(f: Callable) -> str:
 def evaluate_callable(f: Callable, pos: np.ndarray, n_groups: int | None = None) -> np.ndarray:
     """Evaluate ``f`` at every position of the float array ``pos``: vectorised once, else per position.
 
-    Returns a float64 array of shape ``pos.shape`` (or ``pos.shape + (G,)`` when ``f`` gives G
-    per-group values). With ``n_groups`` given, the vectorised call receives ``pos[..., None]``
-    (so that ``f`` broadcasts against per-group arrays it holds) and the result has shape
-    ``pos.shape + (n_groups,)``. An error raised by ``f`` at a single position propagates.
+    With ``n_groups`` given, the vectorised call receives ``pos[..., None]`` (so that ``f``
+    broadcasts against per-group arrays it holds).
 
+    Parameters
+    ----------
+    f : callable
+        A schedule written for arrays or for one float.
+    pos : ndarray
+        Positions in [0, 1].
+    n_groups : int, optional
+        Number of parameter groups the values are for.
+
+    Returns
+    -------
+    ndarray
+        float64, shape ``pos.shape`` (or ``pos.shape + (G,)`` when ``f`` gives G per-group
+        values; ``pos.shape + (n_groups,)`` with ``n_groups``).
+
+    Raises
+    ------
+    Exception
+        An error raised by ``f`` at a single position propagates.
+    ValueError
+        Values of a shape that fits neither ``pos`` nor the group count.
+
+    Examples
+    --------
     >>> calls = []
     >>> def f(p):
     ...     calls.append(np.ndim(p))
