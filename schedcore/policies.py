@@ -130,6 +130,9 @@ def one_cycle(
     ValueError
         A non-finite ``lr_max``, ``div`` or ``div_final`` <= 0, ``pct_start`` outside [0, 1],
         ``moms`` not three values, or a slice without ``n_groups``.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -174,6 +177,9 @@ def flat_cos(
     ------
     ValueError
         A non-finite ``lr``, ``div_final`` <= 0 or ``pct_start`` outside [0, 1].
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -230,6 +236,9 @@ def sgdr(
     ValueError
         ``n_cycles`` not a positive integer, a non-positive ``cycle_len``, ``cycle_mult`` or
         ``cycle_decay``, a negative or non-finite ``min_lr``, or a non-finite ``lr_max``.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -285,6 +294,9 @@ def lr_range(start_lr: ArrayLike = 1e-7, end_lr: ArrayLike = 10, mode: str = "ex
     ------
     ValueError
         An unknown ``mode``, or ends :class:`SchedExp` cannot join.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -339,6 +351,9 @@ def warmup_cosine(
     ------
     ValueError
         A non-finite ``lr_max`` or ``warmup_pct`` outside [0, 1].
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -399,6 +414,9 @@ def wsd(
     ValueError
         An unknown ``decay``, a non-finite ``lr_max``, fractions outside [0, 1] or summing to
         more than 1.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -446,6 +464,9 @@ def get_policy(name: str):
     ------
     ValueError
         An unknown name; the message lists the known ones.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
