@@ -159,6 +159,9 @@ def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike
     ------
     ValueError
         ``pct`` outside [0, 1] or not finite, or per-group arrays of different lengths.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
