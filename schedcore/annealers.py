@@ -65,6 +65,9 @@ def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
     ------
     ValueError
         A NaN or out-of-range value; the message names the first one and its index.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -139,8 +142,11 @@ def group_values(value: ArrayLike, n_groups: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``n_groups`` < 1, an array of another length, or a slice with a step or without a
-        positive end.
+        ``n_groups`` < 1, an array of another length, non-finite values, or a slice with a
+        step or without a positive end.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
