@@ -237,6 +237,9 @@ def minimum(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Res
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -281,6 +284,9 @@ def steep(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Resul
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -328,6 +334,9 @@ def valley(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Resu
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -439,6 +448,9 @@ def slide(
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, arrays that are not 1-D/2-D, or a bad
         ``lr_diff``, ``thresh`` or ``adjust_value``.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -573,6 +585,9 @@ def trim_curve(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> 
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -641,6 +656,9 @@ def suggest_lrs(
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -763,6 +781,9 @@ def smooth_losses(raw: ArrayLike, beta: float = 0.98) -> np.ndarray:
     ------
     ValueError
         ``beta`` outside [0, 1), or ``raw`` that is not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
@@ -907,6 +928,9 @@ def diagnose(
     ------
     ValueError
         ``lrs`` and ``losses`` whose lengths differ, or arrays that are not 1-D/2-D.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
