@@ -141,6 +141,9 @@ def save_curve(
     ValueError
         Arrays that are not 1-D or of different lengths, a bad ``num_it``, settings that are not
         JSON-serialisable, or an unknown extension.
+    TypeError
+        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
+        needed); the message names it.
 
     Examples
     --------
