@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint clean mutation
+.PHONY: setup test demo bench bench-suggest lint clean mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ mutation: setup
 	$(PIP) install --quiet -e ".[mutation]"
 	nice -n 10 $(VENV)/bin/mutmut run --max-children $(JOBS) $(MUTANTS)
 	$(PY) tools/mutation_score.py --survivors
+
+# Suggester quality: score every rule on the committed data (seconds). REGEN=1 first reruns the
+# training grid (tens of minutes on 2 cores; installs the `bench` extra for scikit-learn's data).
+bench-suggest: setup
+ifdef REGEN
+	$(PIP) install --quiet -e ".[torch,plot,dev,bench]"
+	nice -n 10 $(PY) benchmarks/suggest_quality/report.py --regenerate
+else
+	$(PY) benchmarks/suggest_quality/report.py
+endif
 
 clean:
 	rm -rf $(VENV) demo_out build *.egg-info mutants

@@ -56,6 +56,7 @@ __all__ = [
     "LossSmoother",
     "diverged",
     "diagnose",
+    "descent",
 ]
 
 ArrayLike = Any
@@ -767,3 +768,100 @@ def _noise(c: _Curves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(drop > 0, sigma / drop, 0.0)
     return np.nan_to_num(ratio, nan=0.0), sigma, drop
+
+
+# ------------------------------------------------------------------------- pooled: descent
+
+
+def descent(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    num_it: int | None = None,
+    done: float = 0.8,
+    back: float = 0.5,
+    spread_warn: float = 1.0,
+) -> Result:
+    """Where the loss has done ``done`` of its descent, ``back`` decades lower; pools several runs.
+
+    ``losses`` is one curve, or a batch ``(B, n)`` of *repeated runs of the same test* (seeds):
+    unlike the other suggesters, a batch is pooled into **one** suggestion. The pooled curve
+    ``P`` is the median over runs at each lr (a run that stopped earlier counts as diverged
+    there). With ``i = argmin(P)`` and ``top = max(P[:i+1])``, ``j`` is the first point with
+    ``P[j] <= P[i] + (1 - done) * (top - P[i])``; the suggestion is ``lrs[j] * 10**-back``.
+    Returns ``(suggestion, (suggestion, P interpolated there))``. On the suggestion benchmark
+    (``benchmarks/suggest_quality``) the defaults were tuned on half of the tasks; see the
+    README for the scores on the other half.
+
+    With several runs, each run's own suggestion is computed too; when they spread over more
+    than ``spread_warn`` decades a :class:`SuggestionWarning` says so (on the benchmark, wide
+    spreads marked the tasks where the range test is a poor guide). Runs a method cannot use
+    are left out, with a warning; if none is left the result is ``nan``.
+
+    >>> lrs = 10.0 ** np.arange(-6, 3)
+    >>> losses = np.array([2.0, 1.9, 1.7, 1.2, 0.8, 0.6, 0.7, 1.5, 3.0])
+    >>> s, (x, y) = descent(lrs, losses)  # 80% of the drop 2.0 -> 0.6 is done at 1e-2 (0.8)
+    >>> f"{s:.3g}"
+    '0.00316'
+    >>> runs = np.stack([losses, losses * 1.1, losses[::-1]])  # three runs; the third is odd
+    >>> s2, _ = descent(lrs, runs, spread_warn=3)  # outvoted (and the spread is 2 decades)
+    >>> s2 == s
+    True
+    """
+    done, back, spread_warn = _descent_args(done, back, spread_warn)
+    c, bad = _screen(_curves(lrs, losses), "descent", 2, True)
+    if bad.all():
+        return np.nan, (np.nan, np.nan)
+    keep = np.flatnonzero(~bad)
+    x, pooled = _pool(c, keep)
+    s = _descent_lr(x, pooled, done) * 10.0**-back
+    if len(keep) > 1:
+        each = [_descent_lr(*_pool(c, [b]), done) for b in keep]
+        width = float(np.log10(max(each)) - np.log10(min(each)))
+        if width > spread_warn:
+            warnings.warn(
+                f"descent: the {len(keep)} runs disagree: their own suggestions spread over {width:.2g} decades "
+                f"(from {min(each) * 10.0**-back:.3g} to {max(each) * 10.0**-back:.3g}); the range test is a poor "
+                "guide here (check the curves; try a few lrs)",
+                SuggestionWarning,
+                stacklevel=2,
+            )
+    y = float(np.interp(np.log10(s), np.log10(x), pooled))
+    return float(s), (float(s), y)
+
+
+def _descent_args(done, back, spread_warn) -> tuple[float, float, float]:
+    for name, v in (("done", done), ("back", back), ("spread_warn", spread_warn)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number; got {v!r}")
+    if not 0 < done <= 1:
+        raise ValueError(f"done must be in (0, 1]; got {done!r}")
+    if spread_warn < 0:
+        raise ValueError(f"spread_warn must be >= 0; got {spread_warn!r}")
+    return float(done), float(back), float(spread_warn)
+
+
+def _pool(c: _Curves, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(lrs, median loss) over ``rows`` on the union of their lrs; a run is NaN (ignored) before
+    its first lr and +inf (diverged) after its last; only points with a finite median are kept."""
+    rows = list(rows)
+    if all(np.array_equal(c.lrs[b, : c.length[b]], c.lrs[rows[0], : c.length[b]]) for b in rows):
+        longest = max(rows, key=lambda b: c.length[b])
+        x = c.lrs[longest, : c.length[longest]]
+    else:
+        x = np.unique(np.concatenate([c.lrs[b, : c.length[b]] for b in rows]))
+    lx = np.log10(x)
+    ys = np.empty((len(rows), len(x)))
+    for r, b in enumerate(rows):
+        xb, yb = np.log10(c.lrs[b, : c.length[b]]), c.losses[b, : c.length[b]]
+        ys[r] = np.where(lx < xb[0], np.nan, np.where(lx > xb[-1], np.inf, np.interp(lx, xb, yb)))
+    pooled = np.nanmedian(ys, axis=0) if len(rows) > 1 else ys[0]
+    ok = np.isfinite(pooled)
+    return x[ok], pooled[ok]
+
+
+def _descent_lr(x: np.ndarray, p: np.ndarray, done: float) -> float:
+    """The first lr at which the curve ``p`` has done ``done`` of its drop to its minimum."""
+    i = int(np.argmin(p))
+    top = p[: i + 1].max()
+    j = int(np.argmax(p[: i + 1] <= p[i] + (1 - done) * (top - p[i])))
+    return float(x[j])
