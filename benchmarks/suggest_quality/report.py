@@ -98,12 +98,17 @@ def markdown(b: score.Bench, scores: dict[str, score.Score], consts: dict[str, f
                          f"| {s['median_decades']:.2f} | {s['worst_decades']:.2f} |")  # fmt: skip
         lines.append("")
     short = [n for n in names if "hindsight" not in n and "tuning half" not in n]
-    lines += ["## Regret per task", "", "| task | half | best lr | best loss | " + " | ".join(short) + " |",
-              "|---|---|---|---|" + "---|" * len(short)]  # fmt: skip
+    each = np.log10(scores["descent (new; 1 curve)"].suggestions)
+    spread_dec = each.max(1) - each.min(1)  # what descent's spread warning measures (> 1 decade: warns)
+    lines += ["## Regret per task", "",
+              "Last column: how far apart (decades) `descent`'s suggestions from the 3 seeds' curves are; "
+              "`descent` warns above 1 decade.", "",
+              "| task | half | best lr | best loss | " + " | ".join(short) + " | seed spread |",
+              "|---|---|---|---|" + "---|" * (len(short) + 1)]  # fmt: skip
     for t, name in enumerate(b.names):
         half = "held-out" if t % 2 else "tune"
         lines.append(f"| {name} | {half} | {b.best_lr[t]:.2g} | {b.best[t]:.3g} | "
-                     + " | ".join(_fmt(scores[n].regret[t]) for n in short) + " |")  # fmt: skip
+                     + " | ".join(_fmt(scores[n].regret[t]) for n in short) + f" | {spread_dec[t]:.2f} |")  # fmt: skip
     lines += ["", "## Tasks", ""] + [f"- `{n}`: {d}" for n, d in zip(b.names, b.descriptions, strict=True)]
     return "\n".join(lines) + "\n"
 
