@@ -109,8 +109,22 @@ def markdown(b: score.Bench, scores: dict[str, score.Score], consts: dict[str, f
         half = "held-out" if t % 2 else "tune"
         lines.append(f"| {name} | {half} | {b.best_lr[t]:.2g} | {b.best[t]:.3g} | "
                      + " | ".join(_fmt(scores[n].regret[t]) for n in short) + f" | {spread_dec[t]:.2f} |")  # fmt: skip
+    lines += ["", "## How much the ground truth's noise matters", "",
+              "The same scores against each grid seed alone (instead of their mean): median / worst regret over all tasks.", "",
+              "| rule | " + " | ".join(f"grid seed {k} only" for k in range(b.outcome_seeds.shape[1])) + " |",
+              "|---|" + "---|" * b.outcome_seeds.shape[1]]  # fmt: skip
+    per_seed = [score.run_rules(_one_seed(b, k), {**rules.PEER_RULES, **NEW_RULES}) for k in range(b.outcome_seeds.shape[1])]
+    for n in per_seed[0]:
+        cells = [f"{_fmt(float(np.median(r[n].regret)))} / {_fmt(float(r[n].regret.max()))}" for r in per_seed]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Tasks", ""] + [f"- `{n}`: {d}" for n, d in zip(b.names, b.descriptions, strict=True)]
     return "\n".join(lines) + "\n"
+
+
+def _one_seed(b: score.Bench, k: int) -> score.Bench:
+    import dataclasses
+
+    return dataclasses.replace(b, outcome=b.outcome_seeds[:, k])
 
 
 def plot(b: score.Bench, scores: dict[str, score.Score], path: Path) -> None:
