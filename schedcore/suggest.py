@@ -830,14 +830,8 @@ def descent(
 
 
 def _descent_args(done, back, spread_warn) -> tuple[float, float, float]:
-    for name, v in (("done", done), ("back", back), ("spread_warn", spread_warn)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-            raise ValueError(f"{name} must be a finite number; got {v!r}")
-    if not 0 < done <= 1:
-        raise ValueError(f"done must be in (0, 1]; got {done!r}")
-    if spread_warn < 0:
-        raise ValueError(f"spread_warn must be >= 0; got {spread_warn!r}")
-    return float(done), float(back), float(spread_warn)
+    return (check_float(done, "done", min=0.0, max=1.0, min_open=True), check_float(back, "back"),
+            check_float(spread_warn, "spread_warn", min=0.0))  # fmt: skip
 
 
 def _pool(c: _Curves, rows) -> tuple[np.ndarray, np.ndarray]:

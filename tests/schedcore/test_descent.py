@@ -87,12 +87,15 @@ def test_different_lr_axes_are_merged():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"done": 0.0}, "done must be in"), ({"done": 1.5}, "done must be in"), ({"back": float("nan")}, "back must be a finite"),
-     ({"spread_warn": -1.0}, "spread_warn must be >= 0"), ({"done": True}, "done must be a finite number")],
+    [({"done": 0.0}, "done must be a finite number > 0 and <= 1; got 0.0"), ({"done": 1.5}, r"done must .*; got 1.5"),
+     ({"back": float("nan")}, "back must be a finite number; got nan"),
+     ({"spread_warn": -1.0}, "spread_warn must be a finite number >= 0; got -1.0")],
 )  # fmt: skip
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         descent(LRS, CURVE, **kwargs)
+    with pytest.raises(TypeError, match="done must be a number; got True"):
+        descent(LRS, CURVE, done=True)
 
 
 def test_by_name_in_suggest_lrs():
