@@ -74,9 +74,14 @@ def test_unusable_runs_are_left_out_with_a_warning():
     with pytest.warns(SuggestionWarning, match="descent: cannot use 1 of 2 curves"):
         s = descent(LRS, np.stack([CURVE, bad]))[0]
     assert s == pytest.approx(descent(LRS, CURVE)[0])
-    with pytest.warns(SuggestionWarning, match="descent: cannot use this curve: the loss never decreases"):
-        s, (x, y) = descent(LRS, np.arange(9.0))
+    with pytest.warns(SuggestionWarning, match="descent: cannot use this curve: NaN inside"):
+        s, (x, y) = descent(LRS, bad)
     assert np.isnan(s) and np.isnan(x) and np.isnan(y)
+    # a loss that never decreases is usable but a poor guide (as for the other suggesters): the
+    # lowest point is the first, so the suggestion is the first lr, half a decade lower
+    with pytest.warns(SuggestionWarning, match="descent: the loss never decreases .* a poor guide"):
+        s, (x, y) = descent(LRS, np.arange(9.0))
+    assert s == pytest.approx(LRS[0] * 10**-0.5) and y == 0.0
 
 
 def test_different_lr_axes_are_merged():
