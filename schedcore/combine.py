@@ -123,7 +123,7 @@ def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSched
         ``pcts`` and ``scheds`` of different lengths, a negative or non-finite ``pcts`` entry, or
         ``pcts`` not summing to 1 within 1e-6.
     TypeError
-        A piece that is not callable.
+        A piece that is not callable, ``scheds`` not a sequence, or ``pcts`` not numbers.
 
     Examples
     --------
@@ -159,6 +159,8 @@ def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike
     ------
     ValueError
         ``pct`` outside [0, 1] or not finite, or per-group arrays of different lengths.
+    TypeError
+        A string, ``None`` or a bool for a number.
 
     Examples
     --------
