@@ -46,6 +46,9 @@ __all__ = [
 ArrayLike = Any
 
 
+_NOT_POSITIONS = frozenset({bool, np.bool_, str, bytes, type(None)})
+
+
 def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
     """Convert ``pos`` to a float64 array and check every value is in [0, 1].
 
@@ -78,7 +81,7 @@ def as_positions(pos: ArrayLike) -> tuple[np.ndarray, bool]:
     ...
     ValueError: positions must lie in [0, 1]; got 1.5 at index (1,)
     """
-    if isinstance(pos, (bool, np.bool_, str, bytes)) or pos is None:
+    if type(pos) in _NOT_POSITIONS:  # one set lookup: this runs on every call
         raise TypeError(f"pos must be a number or an array of numbers in [0, 1]; got {pos!r}")
     try:
         p = to_numpy(pos)

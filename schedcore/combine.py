@@ -123,7 +123,7 @@ def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSched
         ``pcts`` and ``scheds`` of different lengths, a negative or non-finite ``pcts`` entry, or
         ``pcts`` not summing to 1 within 1e-6.
     TypeError
-        A piece that is not callable.
+        A piece that is not callable, ``scheds`` not a sequence, or ``pcts`` not numbers.
 
     Examples
     --------
@@ -160,8 +160,7 @@ def combined_cos(pct: float, start: ArrayLike, middle: ArrayLike, end: ArrayLike
     ValueError
         ``pct`` outside [0, 1] or not finite, or per-group arrays of different lengths.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A string, ``None`` or a bool for a number.
 
     Examples
     --------

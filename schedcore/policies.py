@@ -129,10 +129,11 @@ def one_cycle(
     ------
     ValueError
         A non-finite ``lr_max``, ``div`` or ``div_final`` <= 0, ``pct_start`` outside [0, 1],
-        ``moms`` not three values, or a slice without ``n_groups``.
+        ``moms`` not three values, or a slice without ``n_groups``; a negative learning rate;
+        ``lr_max / div`` beyond the float range.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -176,10 +177,10 @@ def flat_cos(
     Raises
     ------
     ValueError
-        A non-finite ``lr``, ``div_final`` <= 0 or ``pct_start`` outside [0, 1].
+        A non-finite or negative ``lr``, ``div_final`` <= 0 or ``pct_start`` outside [0, 1].
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -235,10 +236,11 @@ def sgdr(
     ------
     ValueError
         ``n_cycles`` not a positive integer, a non-positive ``cycle_len``, ``cycle_mult`` or
-        ``cycle_decay``, a negative or non-finite ``min_lr``, or a non-finite ``lr_max``.
+        ``cycle_decay``, a negative or non-finite ``min_lr``, a non-finite or negative
+        ``lr_max``, more than 100000 cycles, or cycles adding up beyond the float range.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -293,10 +295,10 @@ def lr_range(start_lr: ArrayLike = 1e-7, end_lr: ArrayLike = 10, mode: str = "ex
     Raises
     ------
     ValueError
-        An unknown ``mode``, or ends :class:`SchedExp` cannot join.
+        An unknown ``mode``, negative or non-finite ends, or ends <= 0 with ``mode="exp"``.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -350,10 +352,11 @@ def warmup_cosine(
     Raises
     ------
     ValueError
-        A non-finite ``lr_max`` or ``warmup_pct`` outside [0, 1].
+        A non-finite or negative ``lr_max``, ``min_lr`` or ``warmup_start``, or
+        ``warmup_pct`` outside [0, 1].
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -412,11 +415,11 @@ def wsd(
     Raises
     ------
     ValueError
-        An unknown ``decay``, a non-finite ``lr_max``, fractions outside [0, 1] or summing to
-        more than 1.
+        An unknown ``decay``, a non-finite or negative ``lr_max``, ``min_lr`` or
+        ``warmup_start``, fractions outside [0, 1] or summing to more than 1.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        A value of the wrong kind: a string, ``None`` or a bool for a number, a float for an
+        integer (:mod:`schedcore.guards`).
 
     Examples
     --------
@@ -465,8 +468,7 @@ def get_policy(name: str):
     ValueError
         An unknown name; the message lists the known ones.
     TypeError
-        An argument of the wrong kind (a string, None, a bool, or a float where an integer is
-        needed); the message names it.
+        ``name`` is not a string.
 
     Examples
     --------

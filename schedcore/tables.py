@@ -138,10 +138,12 @@ def schedule_table(
     Raises
     ------
     ValueError
-        ``n_steps``, ``start`` or ``stop`` out of range, an empty ``scheds``, or a dtype other
-        than float64/float32.
+        ``n_steps``, ``start`` or ``stop`` out of range, an empty ``scheds``, a dtype other
+        than float64/float32, or a table larger than the memory available (the message says
+        how much it would need).
     TypeError
-        A value that is not a schedule or a callable of ``pos``.
+        A value that is not a schedule or a callable of ``pos``; ``n_steps``, ``start`` or
+        ``stop`` not an integer (``10.0`` and ``True`` are not).
 
     Examples
     --------
@@ -249,7 +251,8 @@ def save_table(table: ScheduleTable, path: str | os.PathLike) -> Path:
     Raises
     ------
     ValueError
-        An extension other than ``.npz`` or ``.csv``.
+        An extension other than ``.npz`` or ``.csv``, or a hyper-parameter named like one of
+        the format's own columns (``step``, ``pos``, ``n_steps``, ``rows_left``, ``__meta__``).
     OSError
         The file cannot be written (the old file, if any, is left as it was).
 
@@ -278,10 +281,11 @@ def save_table(table: ScheduleTable, path: str | os.PathLike) -> Path:
 
 
 def _shortest(column: np.ndarray) -> list[str]:
-    """The shortest text of each value that reads back as the same number of its dtype."""
-    if column.dtype == np.float64:
-        return list(map(repr, column.tolist()))
-    return list(map(str, column))  # numpy scalars print their shortest round-trip form
+    """The shortest text of each value that reads back (as a float64) as the same number.
+
+    float32 values are written as their exact float64 widening, so a float32 table loads back
+    with equal values (as float64: a CSV does not say which width it was)."""
+    return list(map(repr, column.tolist()))  # tolist() widens float32 exactly
 
 
 def _csv_lines(table: ScheduleTable) -> Iterator[str]:

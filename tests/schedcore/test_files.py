@@ -57,6 +57,15 @@ def test_round_trip_every_shape_exact(tmp_path, ext, shape):
 
 
 @pytest.mark.parametrize("ext", [".csv", ".npz"])
+def test_float32_table_round_trip(tmp_path, ext):
+    t = schedule_table({"lr": [SchedLin(0.1, 0.3), SchedLin(1e-3, 7e-3)], "mom": SchedLin(0.9, 0.8)}, 9, dtype=np.float32)
+    u = load_table(save_table(t, tmp_path / f"t{ext}"))
+    for k in t:
+        np.testing.assert_array_equal(u[k], t[k])  # the same numbers (npz keeps float32, csv gives float64)
+    assert u["lr"].dtype == (np.float32 if ext == ".npz" else np.float64)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".npz"])
 def test_zero_row_slice_keeps_start(tmp_path, ext):
     t = schedule_table(one_cycle(1e-2), 37, start=12, stop=12)
     u = load_table(save_table(t, tmp_path / f"t{ext}"))

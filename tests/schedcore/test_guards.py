@@ -6,7 +6,9 @@ a finite, correct-shaped result, or a ``ValueError``/``TypeError`` naming that p
 """
 
 import math
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from schedcore import (
     lr_range,
     minimum,
     one_cycle,
+    save_curve,
     schedule_table,
     sgdr,
     slide,
@@ -198,6 +201,7 @@ WILD = st.one_of(
     st.lists(st.sampled_from([True, "a", None, 1.0]), min_size=1, max_size=3),
 )
 
+_TMP = Path(tempfile.mkdtemp(prefix="schedcore-fuzz-"))
 CURVE = (list(np.geomspace(1e-5, 1.0, 8)), [3.0, 2.9, 2.5, 2.0, 1.5, 1.2, 1.8, 3.5])
 POS = np.array([0.0, 0.1, 0.35, 0.5, 0.9, 1.0])
 
@@ -270,6 +274,8 @@ ENTRY_POINTS = {
     "diagnose": (diagnose, dict(lrs=CURVE[0], losses=CURVE[1], noise_ratio=0.1), _any, {}),
     "LossCurve.of": (LossCurve.of, dict(lrs=CURVE[0], losses=CURVE[1], raw_losses=None, num_it=None, settings=None),
                      _any, {"lrs": "lr", "losses": "loss", "raw_losses": "raw_loss"}),  # fmt: skip
+    "save_curve": (lambda **kw: save_curve(_TMP / "c.csv", **kw), dict(lrs=CURVE[0], losses=CURVE[1], num_it=None,
+                   settings=None), _any, {"lrs": "lr", "losses": "loss"}),  # fmt: skip
 }
 CASES = [(entry, param) for entry, (_, kwargs, _, _) in ENTRY_POINTS.items() for param in kwargs]
 SIZES = {"n_steps", "start", "stop", "n_groups", "n_cycles", "num_it", "lr_diff", "k"}
