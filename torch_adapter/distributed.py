@@ -42,6 +42,7 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import hashlib
 import inspect
 import math
 import os
@@ -51,7 +52,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -511,7 +511,7 @@ class DistributedTrainer(Callback):
 
     def __init__(self, device=None, ddp_kwargs: dict | None = None):
         self.device, self.ddp_kwargs = _device_for(device), dict(ddp_kwargs or {})
-        self._ddp, self._carrier, self._skip_step, self._finders = None, None, False, []
+        self._ddp, self._carrier, self._skip_step = None, None, False
 
     @property
     def world(self) -> int:
@@ -527,7 +527,6 @@ class DistributedTrainer(Callback):
             return
         carry = self.world > 1 and not self.ddp_kwargs.get("find_unused_parameters", False)
         self._carrier = _LossCarrier(learn.model) if carry else None
-        self._finders = [cb for cb in learn.cbs if isinstance(getattr(cb, "raw_losses", None), list)]
         ids = [self.device.index] if self.device.type == "cuda" else None
         learn.model = _DDP(self._carrier or learn.model, device_ids=ids, **self.ddp_kwargs)
 
@@ -565,9 +564,6 @@ class DistributedTrainer(Callback):
         if mean_t is None:
             return
         learn.loss, mean = mean_t.detach().clone(), mean_t.item()  # a copy: DDP may reuse the grad buffer
-        for cb in self._finders:  # the LR finder's raw losses too (it read this rank's loss in after_loss)
-            if cb.raw_losses:
-                cb.raw_losses[-1] = mean
         if not math.isfinite(mean) and learn.on_nonfinite != "continue":
             self._nonfinite(mean)
 
@@ -594,8 +590,6 @@ class DistributedTrainer(Callback):
             self._ddp, self.learn.model = self.learn.model, self.learn.model.inner
 
     def after_validate(self) -> None:
-        if self.world > 1:
-            _sum_valid_totals(self.learn, self.comm_device)
         if self._ddp is not None:
             self.learn.model, self._ddp = self._ddp, None
 
@@ -607,22 +601,19 @@ class DistributedTrainer(Callback):
 
 def _check_same_on_all_ranks(learn, comm_device: torch.device) -> None:
     """Fail on every rank, not hang, when ranks differ in batch count or schedule table."""
-    tables = [cb.table for cb in learn.cbs if isinstance(cb, ParamScheduler) and cb.table is not None]
-    rows = sum(len(col) for t in tables for col in t.values())
-    total = sum(float(np.sum(col, dtype=np.float64)) for t in tables for col in t.values())
-    mine = torch.tensor([len(learn.dl), rows, total], dtype=torch.float64, device=comm_device)
+    prints = "|".join(str(cb.table_fingerprint()) for cb in learn.cbs if isinstance(cb, ParamScheduler))
+    table = int.from_bytes(hashlib.blake2b(prints.encode(), digest_size=7).digest(), "little")
+    mine = torch.tensor([len(learn.dl), table], dtype=torch.int64, device=comm_device)
     every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
     dist.all_gather(every, mine)
-    batches, rows, totals = (np.array([float(t[i]) for t in every]) for i in range(3))
-    if not np.all(batches == batches[0]):
+    batches, tables = ([int(t[i]) for t in every] for i in range(2))
+    if len(set(batches)) > 1:
         raise _OnEveryRank(
-            f"ranks would run different numbers of training batches this epoch (by rank: {batches.astype(int).tolist()})"
+            f"ranks would run different numbers of training batches this epoch (by rank: {batches})"
             ", which hangs DDP: use map-style DataLoaders (distrib_ctx shards them) or loaders of equal length"
         )
-    if not (np.all(rows == rows[0]) and np.allclose(totals, totals[0], rtol=1e-9, atol=0)):
-        raise _OnEveryRank(
-            f"the schedule tables differ across ranks (rows {rows.tolist()}, sums {totals.tolist()})"
-        )
+    if len(set(tables)) > 1:
+        raise _OnEveryRank(f"the schedule tables differ across ranks (table fingerprints by rank: {tables})")
 
 
 class _OnEveryRank(RuntimeError):
@@ -663,20 +654,11 @@ class _AgreedBatches:
             )
 
 
-def _sum_valid_totals(learn, comm_device: torch.device) -> None:
-    """Sum the Recorder's validation totals (item count, per-item sums) over the ranks, in place."""
-    rec = getattr(learn, "recorder", None)
-    if rec is None:
-        return
-    if not (hasattr(rec, "valid_count") and hasattr(rec, "valid_sums")):
-        raise RuntimeError(
-            "the Recorder keeps no validation totals (valid_count, valid_sums): update torch_adapter.distributed"
-        )
-    buf = torch.tensor(
-        [float(rec.valid_count)] + [float(s) for s in rec.valid_sums], dtype=torch.float64, device=comm_device
-    )
+def _sum_over_ranks(comm_device: torch.device, count: int, sums: list) -> tuple[int, list]:
+    """The Recorder's ``reduce_totals`` hook in distributed training: totals summed over the ranks."""
+    buf = torch.tensor([float(count)] + [float(v) for v in sums], dtype=torch.float64, device=comm_device)
     dist.all_reduce(buf)
-    rec.valid_count, rec.valid_sums = round(buf[0].item()), buf[1:].tolist()
+    return round(buf[0].item()), buf[1:].tolist()
 
 
 # ----------------------------------------------------------------- rank-0-only wrappers
@@ -803,6 +785,8 @@ def _distributed(learn: Learner, device, seed: int | None, ddp_kwargs: dict | No
         if hasattr(learn, "lr_find"):
             _patch(undo, learn, "lr_find", _quiet_lr_find(learn.lr_find))
         rec = getattr(learn, "recorder", None)
+        if rec is not None and world > 1:
+            _patch(undo, rec, "reduce_totals", functools.partial(_sum_over_ranks, trainer.comm_device))
         if rec is not None:
             _patch(undo, rec, "save_curve", _on_rank0(rec.save_curve))
             for name in ("plot_loss", "plot_sched"):
@@ -833,5 +817,3 @@ def _shared_seed(seed: int | None, trainer: DistributedTrainer) -> int:
     dist.broadcast(mine, src=0)
     return int(mine.item())
 
-
-Learner.distrib_ctx = distrib_ctx

@@ -467,6 +467,18 @@ class Learner:
             self.logger = old
 
     # --------------------------------------------------------------------------- validate, io
+    def distrib_ctx(self, *args, **kwargs):
+        """:func:`torch_adapter.distributed.distrib_ctx` for this Learner (DDP inside the block).
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.distrib_ctx() as l: l is learn
+        True
+        """
+        from .distributed import distrib_ctx
+
+        return distrib_ctx(self, *args, **kwargs)
+
     def validate(self, dl=None) -> list[float]:
         """Run validation on ``dl`` (default ``dls.valid``); return ``[valid_loss, *metrics]``.
 

@@ -192,14 +192,15 @@ class LRFinder(ParamScheduler):
     def after_loss(self) -> None:
         if not self.learn.training:
             return
-        self.raw_losses.append(self.learn.loss.item())
-        if self.stop_div and not math.isfinite(self.raw_losses[-1]):
+        if self.stop_div and not math.isfinite(self.learn.loss.item()):
             self._diverged = True  # record the batch, skip its backward pass, then stop
             raise CancelBatchException()
 
     def after_batch(self) -> None:
         if not self.learn.training:
             return
+        if self.learn.loss is not None:  # read after the backward pass: distributed, the mean over ranks
+            self.raw_losses.append(self.learn.loss.item())
         loss = self.learn.smooth_loss
         if math.isfinite(loss):
             self.first_loss = loss if math.isnan(self.first_loss) else self.first_loss

@@ -71,6 +71,10 @@ class Recorder(Callback):
         self.beta = beta
         self.lrs, self.losses, self.iters, self.values, self.hps, self.final_record = [], [], [], [], {}, []
         self.lr_find_fig = None  # the last lr_find's plot
+        #: ``reduce_totals(valid_count, valid_sums) -> (valid_count, valid_sums)``, a hook applied to
+        #: the validation totals before they are averaged (None: this process's own). Distributed
+        #: training sets it to a sum over the processes.
+        self.reduce_totals: Callable[[int, list], tuple[int, list]] | None = None
 
     @property
     def metric_names(self) -> list[str]:
@@ -119,6 +123,8 @@ class Recorder(Callback):
         self._cancelled = True
 
     def after_validate(self) -> None:
+        if self.reduce_totals is not None:  # e.g. distributed: sum the totals over the ranks
+            self.valid_count, self.valid_sums = self.reduce_totals(self.valid_count, self.valid_sums)
         if self._cancelled or self.valid_count == 0:
             self.final_record = []
         else:

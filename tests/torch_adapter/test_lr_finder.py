@@ -471,3 +471,26 @@ def test_training_state_restores_a_replaced_non_persistent_buffer():
     model.seen = torch.ones(5)  # replaced by a buffer of another shape
     state.restore()
     assert torch.equal(model.seen, torch.zeros(3)) and "seen" in dict(model.named_buffers())
+
+
+def test_raw_losses_are_read_after_the_backward_pass():
+    """A callback that replaces the loss after the backward pass (as distributed training does with
+    the mean over ranks) is what the finder records: nothing rewrites its raw losses."""
+
+    class Halve(Callback):
+        def after_backward(self):
+            self.learn.loss = self.learn.loss.detach() / 2
+
+    class Keep(Callback):
+        order = 10
+
+        def after_loss(self):
+            self.own.append(self.learn.loss.item())
+
+    keep = Keep()
+    keep.own = []
+    learn = synth_learner()
+    finder = LRFinder(num_it=8, stop_div=False)
+    with learn.no_logging():
+        learn.fit(1, cbs=[Halve(), keep, finder])
+    assert finder.raw_losses == pytest.approx([v / 2 for v in keep.own])

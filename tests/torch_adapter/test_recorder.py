@@ -118,3 +118,26 @@ def test_recorded_losses_equal_schedcore_smooth_losses_with_nan():
         learn.fit(1, cbs=poison)
     assert math.isnan(learn.recorder.losses[3]) and math.isfinite(learn.recorder.losses[4])
     np.testing.assert_allclose(learn.recorder.losses, smooth_losses(poison.raw), rtol=1e-12)
+
+
+def test_reduce_totals_hook_sees_and_replaces_the_validation_totals():
+    """The documented hook distributed training uses: totals in, totals out, then averaged."""
+    learn = synth_learner()
+    plain = learn.validate()[0]
+    seen = []
+
+    def add_a_fake_rank(count, sums):
+        seen.append((count, list(sums)))
+        return count + 4, [sums[0] + 4 * 10.0]  # 4 more items whose loss is 10
+
+    learn.recorder.reduce_totals = add_a_fake_rank
+    got = learn.validate()[0]
+    count, sums = seen[0]
+    assert sums[0] / count == pytest.approx(plain)
+    assert got == pytest.approx((sums[0] + 40.0) / (count + 4))
+
+
+def test_distrib_ctx_is_a_learner_method_not_patched_at_import():
+    from torch_adapter.learner import Learner
+
+    assert "distrib_ctx" in vars(Learner) and Learner.distrib_ctx.__module__ == "torch_adapter.learner"
