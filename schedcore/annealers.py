@@ -288,8 +288,8 @@ class Annealer(Schedule):
             v += s
         else:
             v = self._weight(p, out)  # in place: one buffer, no temporaries
-            v *= (e - s) * self._scale  # the scale is a power of two: exact
-            v += s
+            v *= float((e - s) * self._scale)  # the scale is a power of two: exact; Python floats
+            v += float(s)  # keep a float32 table in float32 (a float64 scalar would copy it)
         if at_end is not None:
             v[at_end] = e
         return v

@@ -60,7 +60,7 @@ class CombinedSchedule(Schedule):
         self._live = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])
 
     def _piece(self, i: int, p: np.ndarray, is_sorted: bool, out: np.ndarray | None = None) -> np.ndarray:
-        lo, hi = self.bounds[i], self.bounds[i + 1]
+        lo, hi = float(self.bounds[i]), float(self.bounds[i + 1])  # Python floats: float32 stays float32
         # Local positions go straight into ``out`` when shapes allow (the pieces evaluate in
         # place). (p - lo) / (hi - lo) lies in [0, 1] for lo <= p <= hi: rounding is monotone.
         scratch = out if out is not None and out.shape == p.shape else None
@@ -78,7 +78,7 @@ class CombinedSchedule(Schedule):
         last = self._live[-1]
         if is_sorted and p.ndim == 1:
             # Contiguous runs: piece i owns p[cut[i]:cut[i+1]]; each writes its run in place.
-            cuts = np.concatenate([[0], np.searchsorted(p, inner, side="left"), [len(p)]])
+            cuts = np.concatenate([[0], np.searchsorted(p, _bounds_like(inner, p), side="left"), [len(p)]])
             cuts[last + 1 :] = len(p)  # pos == 1 goes to the last non-empty piece
             for i in self._live:
                 a, b = cuts[i], cuts[i + 1]
@@ -95,6 +95,15 @@ class CombinedSchedule(Schedule):
 
     def __repr__(self) -> str:
         return f"combine_scheds({self.pcts.tolist()}, {self.scheds!r})"
+
+
+def _bounds_like(bounds: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``bounds`` in ``p``'s dtype, each rounded up to the nearest representable value, so that
+    ``p < bound`` is unchanged and ``searchsorted`` does not copy ``p`` to float64 (float32 tables)."""
+    if p.dtype == bounds.dtype:
+        return bounds
+    q = bounds.astype(p.dtype)
+    return np.where(q < bounds, np.nextafter(q, np.array(np.inf, dtype=p.dtype)), q)
 
 
 def combine_scheds(pcts: ArrayLike, scheds: Sequence[Schedule]) -> CombinedSchedule:

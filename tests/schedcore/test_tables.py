@@ -154,3 +154,15 @@ def test_direct_call_on_sorted_positions_equals_table_and_still_checks():
                        ([0.2, 0.1, 2.0], "2.0")):  # fmt: skip
         with pytest.raises(ValueError, match=f"positions must lie in \\[0, 1\\]; got {shown}"):
             lr(np.array(bad))
+
+
+def test_float32_positions_split_at_the_float64_boundaries():
+    """A float32 table assigns each position to the piece the float64 comparison gives (the
+    boundaries are rounded up to float32, not the positions widened: no float64 copy)."""
+    from schedcore.combine import _bounds_like
+
+    bounds = np.array([0.1, 0.25, 1 / 3, 0.7])
+    p = np.sort(np.concatenate([np.nextafter(bounds.astype(np.float32), np.float32(d)) for d in (0, 1)]
+                               + [bounds.astype(np.float32)]))  # fmt: skip
+    expected = np.searchsorted(p.astype(np.float64), bounds, side="left")
+    np.testing.assert_array_equal(np.searchsorted(p, _bounds_like(bounds, p), side="left"), expected)
