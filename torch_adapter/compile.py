@@ -10,8 +10,9 @@ whole fit**, for every schedule:
    table writer (:class:`~torch_adapter.optim.TableWriter`) fills in place every step: the
    graph reads them as inputs.
 2. Hyper-parameters that torch's optimizers only take as floats (SGD's and RMSprop's
-   ``momentum``, RMSprop's ``alpha``: their code branches on them) stay floats, and the step is
-   compiled with ``dynamic=True``: they are symbolic inputs from the first graph on.
+   ``momentum``, RMSprop's ``alpha``: their code branches on them) stay floats, and such a step
+   is compiled with ``dynamic=True``: they are symbolic inputs from the first graph on (Adam and
+   AdamW, whose scheduled values are all tensors, compile static graphs).
 3. The first step after the optimizer's state is created or loaded runs eagerly (it creates
    the state: SGD's momentum buffer is ``None`` before, a different code path).
 
@@ -62,7 +63,8 @@ class CompiledStep:
     """``step()``: ``opt.step()`` through ``torch.compile`` (one graph for a whole run).
 
     Calls :func:`compile_ready` on ``opt``; ``compile_kwargs`` go to ``torch.compile``
-    (``backend``, ``mode``, ...; ``dynamic`` defaults to True, see the module's rules). The
+    (``backend``, ``mode``, ...; ``dynamic`` defaults to True when the optimizer has float-only
+    ``momentum``/``alpha``, see the module's rules, else False). The
     first call after the optimizer's state was created or replaced (``load_state_dict``) runs
     eagerly. Dynamo caches compiled code per function and allows 8 variants (its recompile
     limit): build one ``CompiledStep`` per optimizer, not one per step.
@@ -71,7 +73,9 @@ class CompiledStep:
     def __init__(self, opt: torch.optim.Optimizer, **compile_kwargs: Any):
         if not isinstance(opt, torch.optim.Optimizer):
             raise TypeError(f"opt must be a torch.optim.Optimizer; got {type(opt).__name__}")
-        compile_kwargs.setdefault("dynamic", True)
+        # dynamic only where float hyper-parameters change (SGD/RMSprop momentum, RMSprop alpha):
+        # static graphs are faster, and tensors (lr, betas) need no dynamic shapes
+        compile_kwargs.setdefault("dynamic", any(k in opt.param_groups[0] for k in ("momentum", "alpha")))
         self.opt = compile_ready(opt)
         self._state = None  # the optimizer state the last eager step saw
         self._compiled = torch.compile(self._step, **compile_kwargs)
