@@ -415,12 +415,22 @@ def _interrupt_during_restore(learn, how):
     return learn.model.register_load_state_dict_post_hook(hook), calls
 
 
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler for the test's duration: a process started in the background
+    by a non-interactive shell (as some CI runners do) begins with SIGINT ignored, and Python then
+    installs no handler of its own."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
 )
 @pytest.mark.parametrize("how", ["signal", "raise"])
 @pytest.mark.parametrize("first", ["interrupt", "normal"])
-def test_a_second_ctrl_c_during_restore_cannot_leave_it_half_done(how, first):
+def test_a_second_ctrl_c_during_restore_cannot_leave_it_half_done(how, first, python_sigint_handler):
     learn = grads_learner()
     before = full_state(learn)
     if first == "interrupt":
