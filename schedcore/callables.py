@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .guards import as_array, check_int
+
 __all__ = ["evaluate_callable"]
 
 
@@ -77,6 +79,8 @@ def evaluate_callable(f: Callable, pos: np.ndarray, n_groups: int | None = None)
     """
     if not callable(f):
         raise TypeError(f"a schedule must be callable (a function of pos); got {f!r}")
+    pos = as_array(pos, "pos")
+    n_groups = None if n_groups is None else check_int(n_groups, "n_groups", min=1)
     want = pos.shape + ((n_groups,) if n_groups else ())
     try:
         with warnings.catch_warnings():

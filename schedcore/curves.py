@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ._io import atomic_write, open_regular, read_npz, read_text, to_numpy
-from .guards import check_int
+from .guards import check_int, check_path
 from .suggest import SuggestedLRs, suggest_lrs, valley
 
 __all__ = ["LossCurve", "save_curve", "load_curve", "curve_from_dict", "CURVE_FORMAT"]
@@ -97,7 +97,7 @@ class LossCurve:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write to ``.csv``, ``.json`` or ``.npz`` (by extension), atomically."""
-        return _write(Path(path), self)
+        return _write(check_path(path), self)
 
     def to_dict(self) -> dict[str, Any]:
         """Our JSON layout as a dict (NaN -> ``None``, infinities -> ``"inf"``/``"-inf"``)."""
@@ -185,7 +185,7 @@ def load_curve(path: str | os.PathLike) -> LossCurve:
     >>> load_curve(p).losses.tolist()
     [2.0, 1.5]
     """
-    path = Path(path)
+    path = check_path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such curve file")
     try:
@@ -226,6 +226,10 @@ def curve_from_dict(data: Mapping | Sequence, source: str = "<dict>") -> LossCur
         return _from_dict(data, source)
     except RecursionError:
         raise ValueError(f"{source}: nested too deeply to be a curve") from None
+    except ValueError as e:  # name the source, as the file loaders do
+        if str(e).startswith(f"{source}:"):
+            raise
+        raise ValueError(f"{source}: {e}") from None
 
 
 def _from_dict(data: Mapping | Sequence, source: str) -> LossCurve:

@@ -29,11 +29,13 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "check_float", "check_positive", "check_fraction", "check_values", "as_array"]
+__all__ = ["check_int", "check_float", "check_positive", "check_fraction", "check_values", "as_array", "check_path"]
 
 
 def _describe(value: Any) -> str:
@@ -200,3 +202,19 @@ def check_values(value: Any, name: str, *, min: float | None = None, ndim: tuple
 def _short(a: np.ndarray) -> str:
     flat = a.ravel().tolist()
     return "[" + ", ".join(map(repr, flat[:6])) + (", ...]" if len(flat) > 6 else "]")
+
+
+def check_path(value: Any, name: str = "path") -> Path:
+    """``value`` (a ``str`` or path-like) as a :class:`pathlib.Path`; ``TypeError`` naming ``name``
+    for anything else (numbers, ``None``, bytes).
+
+    >>> check_path("t.csv").name
+    't.csv'
+    >>> check_path(None)
+    Traceback (most recent call last):
+    ...
+    TypeError: path must be a str or os.PathLike; got None (NoneType)
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike; got {_describe(value)}")
+    return Path(value)

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write, to_numpy
+from ._io import atomic_write
+from .guards import as_array
 
 __all__ = ["plot_lr_find", "plot_schedules", "save_figure", "close", "pyplot", "PLOT_INSTALL_HINT"]
 
@@ -57,6 +58,11 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _check_title(title) -> None:
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None; got {title!r} ({type(title).__name__})")
 
 
 def plot_lr_find(lrs, losses, suggestions: Mapping | tuple | None = None, skip_end: int = 5, title: str | None = None):
@@ -98,7 +104,8 @@ def plot_lr_find(lrs, losses, suggestions: Mapping | tuple | None = None, skip_e
     1
     >>> close(fig)
     """
-    x, y = to_numpy(lrs), to_numpy(losses)
+    _check_title(title)
+    x, y = as_array(lrs, "lrs"), as_array(losses, "losses")
     if not isinstance(skip_end, int) or skip_end < 0:
         raise ValueError(f"skip_end must be an integer >= 0; got {skip_end!r}")
     if x.shape[-1:] != y.shape[-1:] or y.ndim not in (1, 2) or x.ndim > y.ndim:
@@ -179,6 +186,7 @@ def plot_schedules(scheds_or_table: Any, n_steps: int = 1000, title: str | None 
     """
     from .tables import ScheduleTable, schedule_table
 
+    _check_title(title)
     table = scheds_or_table
     if isinstance(table, tuple) and len(table) == 2 and isinstance(table[0], Mapping):
         table = table[0]

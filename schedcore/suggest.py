@@ -31,6 +31,7 @@ import bisect
 import functools
 import inspect
 import math
+import numbers
 import warnings
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -844,11 +845,22 @@ def diverged(loss: float, best: float, first: float) -> bool:
     >>> diverged(-9.0, -10.0, -8.0), diverged(25.0, -10.0, -8.0)
     (False, True)
     """
+    loss, best, first = _real(loss, "loss"), _real(best, "best"), _real(first, "first")
     if not math.isfinite(loss):
         return True
     if best > 0:
         return loss > 4 * best
     return loss > best + 3 * max(abs(best), first - best)
+
+
+def _real(value, name: str) -> float:
+    """``value`` as a float (NaN and inf allowed); ``TypeError`` naming ``name`` for non-numbers."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})")
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        return math.inf if value > 0 else -math.inf
 
 
 # ------------------------------------------------------------------------------------ diagnosis
@@ -1041,7 +1053,7 @@ def descent(
         Fraction of the descent (from the highest loss before the minimum down to the minimum)
         that must be done at the chosen point; in (0, 1].
     back : float, default 0.5
-        Decades to step back (towards lower lrs) from that point.
+        Decades to step back (towards lower lrs) from that point; in [-20, 20].
     spread_warn : float, default 1.0
         Width in decades of the runs' own suggestions above which a warning is given.
 
@@ -1095,7 +1107,7 @@ def descent(
 
 
 def _descent_args(done, back, spread_warn) -> tuple[float, float, float]:
-    return (check_float(done, "done", min=0.0, max=1.0, min_open=True), check_float(back, "back"),
+    return (check_float(done, "done", min=0.0, max=1.0, min_open=True), check_float(back, "back", min=-20.0, max=20.0),
             check_float(spread_warn, "spread_warn", min=0.0))  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from numpy.typing import DTypeLike
 
 from ._io import atomic_write, check_fits, read_npz, read_text
 from .annealers import Schedule, as_schedule
-from .guards import check_int
+from .guards import check_int, check_path
 
 __all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table"]
 
@@ -266,7 +266,9 @@ def save_table(table: ScheduleTable, path: str | os.PathLike) -> Path:
     0,0.0,0.0,4,1
     1,0.25,0.25,4,0
     """
-    path = Path(path)
+    if not isinstance(table, ScheduleTable):
+        raise TypeError(f"table must be a ScheduleTable (see schedule_table); got {type(table).__name__}")
+    path = check_path(path)
     ext = path.suffix.lower()
     clash = _RESERVED.intersection(table)
     if clash:
@@ -344,7 +346,7 @@ def load_table(path: str | os.PathLike) -> ScheduleTable:
     ...
     ValueError: ...t.csv: the file is truncated: its last line ends early ...
     """
-    path = Path(path)
+    path = check_path(path)
     ext = path.suffix.lower()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such table file")

@@ -93,7 +93,7 @@ def test_different_lr_axes_are_merged():
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"done": 0.0}, "done must be a finite number > 0 and <= 1; got 0.0"), ({"done": 1.5}, r"done must .*; got 1.5"),
-     ({"back": float("nan")}, "back must be a finite number; got nan"),
+     ({"back": float("nan")}, r"back must be a number in \[-20, 20\]; got nan"), ({"back": -309.0}, r"back must be a number in \[-20, 20\]; got -309.0"),
      ({"spread_warn": -1.0}, "spread_warn must be a finite number >= 0; got -1.0")],
 )  # fmt: skip
 def test_bad_arguments_raise(kwargs, match):

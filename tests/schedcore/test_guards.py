@@ -237,6 +237,19 @@ def _any(result, caught=None) -> None:
     pass
 
 
+def _closed(plot):
+    """``plot`` with its figure closed afterwards (the fuzz test draws hundreds)."""
+
+    def run(**kwargs):
+        import matplotlib.pyplot as plt
+
+        fig = plot(**kwargs)
+        plt.close(fig)
+        return fig
+
+    return run
+
+
 # name -> (function, valid keyword arguments, result check, {parameter: word the message uses})
 ENTRY_POINTS = {
     "SchedNo": (SchedNo, dict(start=0.5, end=1.0), _finite, {}),
@@ -276,11 +289,29 @@ ENTRY_POINTS = {
                      _any, {"lrs": "lr", "losses": "loss", "raw_losses": "raw_loss"}),  # fmt: skip
     "save_curve": (lambda **kw: save_curve(_TMP / "c.csv", **kw), dict(lrs=CURVE[0], losses=CURVE[1], num_it=None,
                    settings=None), _any, {"lrs": "lr", "losses": "loss"}),  # fmt: skip
+    "descent": (schedcore.descent, dict(lrs=CURVE[0], losses=CURVE[1], num_it=None, done=0.8, back=0.5,
+                                        spread_warn=1.0), _suggested, {}),  # fmt: skip
+    "diverged": (schedcore.diverged, dict(loss=2.0, best=1.0, first=3.0), _any, {}),
+    "as_positions": (schedcore.as_positions, dict(pos=0.5), _any, {}),
+    "as_schedule": (schedcore.as_schedule, dict(sched=SchedLin(0, 1), name="lr"), _any, {"sched": "lr"}),
+    "evaluate_callable": (schedcore.evaluate_callable, dict(f=lambda p: 2 * p, pos=POS, n_groups=None), _finite, {}),
+    "LossSmoother": (schedcore.LossSmoother, dict(beta=0.98), _any, {}),
+    "curve_from_dict": (schedcore.curve_from_dict, dict(data={"lr": CURVE[0], "loss": CURVE[1]}, source="x.json"),
+                        _any, {"data": "x.json"}),  # fmt: skip
+    "save_table": (schedcore.save_table, dict(table=schedule_table(SchedLin(0, 1), 4), path=_TMP / "t.csv"), _any,
+                   {}),  # fmt: skip
+    "load_table": (schedcore.load_table, dict(path=_TMP / "missing.csv"), _any, {}),
+    "load_curve": (schedcore.load_curve, dict(path=_TMP / "missing.csv"), _any, {}),
+    "plot_lr_find": (_closed(schedcore.plot_lr_find), dict(lrs=CURVE[0], losses=CURVE[1], suggestions=None,
+                     skip_end=0, title=None), _any, {}),  # fmt: skip
+    "plot_schedules": (_closed(schedcore.plot_schedules), dict(scheds_or_table=one_cycle(1e-2), n_steps=20,
+                       title=None), _any, {"scheds_or_table": "sched"}),  # fmt: skip
 }
 CASES = [(entry, param) for entry, (_, kwargs, _, _) in ENTRY_POINTS.items() for param in kwargs]
 SIZES = {"n_steps", "start", "stop", "n_groups", "n_cycles", "num_it", "lr_diff", "k"}
 # Exceptions an entry point documents besides ValueError/TypeError.
-OTHER = {"ScheduleTable.row": (IndexError,)}
+OTHER = {"ScheduleTable.row": (IndexError,), "load_table": (FileNotFoundError,), "load_curve": (FileNotFoundError,),
+         "save_table": (OSError,)}  # fmt: skip
 
 
 @pytest.mark.parametrize("entry, param", CASES, ids=[f"{e}-{p}" for e, p in CASES])
