@@ -66,6 +66,28 @@ def _range_text(min: float | None, max: float | None, min_open: bool, max_open: 
 def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None) -> int:
     """``value`` as an ``int``: a Python or numpy integer (not a bool, not a float), in range.
 
+    Parameters
+    ----------
+    value : object
+        The value to check (a 0-d array or one-element tensor counts as its scalar).
+    name : str
+        The parameter's name, used in the error message.
+    min, max : int, optional
+        Inclusive bounds.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (a bool, a float such as ``10.0``, a string, ``None``).
+    ValueError
+        ``value`` is outside ``[min, max]``.
+
+    Examples
+    --------
     >>> check_int(True, "n_groups")
     Traceback (most recent call last):
     ...
@@ -95,6 +117,31 @@ def check_float(
 ) -> float:
     """``value`` as a finite ``float`` in range (``min_open``: strictly greater than ``min``).
 
+    Parameters
+    ----------
+    value : object
+        The value to check (a Python or numpy real number; an int too large for a float counts
+        as infinite).
+    name : str
+        The parameter's name, used in the error message.
+    min, max : float, optional
+        Bounds, inclusive unless ``min_open``/``max_open``.
+    min_open, max_open : bool, default False
+        Make the corresponding bound strict.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a number (a bool, a string, ``None``, a list).
+    ValueError
+        ``value`` is NaN, infinite or out of range.
+
+    Examples
+    --------
     >>> check_float("1e-3", "lr")
     Traceback (most recent call last):
     ...
@@ -125,6 +172,26 @@ def check_float(
 def check_positive(value: Any, name: str) -> float:
     """A finite number > 0.
 
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a number.
+    ValueError
+        ``value`` is not finite or not > 0.
+
+    Examples
+    --------
     >>> check_positive(0, "div")
     Traceback (most recent call last):
     ...
@@ -136,6 +203,26 @@ def check_positive(value: Any, name: str) -> float:
 def check_fraction(value: Any, name: str) -> float:
     """A number in [0, 1].
 
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a number.
+    ValueError
+        ``value`` is outside [0, 1] or NaN.
+
+    Examples
+    --------
     >>> check_fraction(1.5, "pct_start")
     Traceback (most recent call last):
     ...
@@ -148,6 +235,26 @@ def as_array(value: Any, name: str) -> np.ndarray:
     """``value`` (number, list, array, tensor) as a float64 array; ``TypeError`` naming ``name``
     for strings, bools, ``None`` and other non-numbers (never numpy's own message).
 
+    Parameters
+    ----------
+    value : object
+        A number, a (nested) list, an array or a tensor (moved to the host).
+    name : str
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        Non-numeric contents.
+    ValueError
+        Ragged nesting.
+
+    Examples
+    --------
     >>> as_array([1, 2], "lrs").tolist()
     [1.0, 2.0]
     >>> as_array(["a"], "lrs")
@@ -174,6 +281,30 @@ def check_values(value: Any, name: str, *, min: float | None = None, ndim: tuple
     are a ``TypeError``; NaN, infinities and values below ``min`` a ``ValueError`` that shows
     the first bad one.
 
+    Parameters
+    ----------
+    value : object
+        A number or a list/array/tensor of numbers.
+    name : str
+        The parameter's name, used in the error message.
+    min : float, optional
+        Smallest allowed value.
+    ndim : tuple of int, default (0, 1)
+        Allowed numbers of dimensions for arrays.
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    TypeError
+        Strings, bools, ``None`` or other non-numbers.
+    ValueError
+        NaN, infinities, values below ``min``, an empty array or a wrong number of dimensions.
+
+    Examples
+    --------
     >>> check_values([1e-3, 1e-2], "lr_max").tolist()
     [0.001, 0.01]
     >>> check_values([1e-3, float("inf")], "lr_max")
@@ -208,6 +339,24 @@ def check_path(value: Any, name: str = "path") -> Path:
     """``value`` (a ``str`` or path-like) as a :class:`pathlib.Path`; ``TypeError`` naming ``name``
     for anything else (numbers, ``None``, bytes).
 
+    Parameters
+    ----------
+    value : object
+        The path.
+    name : str, default "path"
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    TypeError
+        ``value`` is neither a ``str`` nor ``os.PathLike``.
+
+    Examples
+    --------
     >>> check_path("t.csv").name
     't.csv'
     >>> check_path(None)

@@ -8,7 +8,7 @@ import pytest
 
 SECTIONS = ("Returns\n-------", "Raises\n------", "Examples\n--------")
 # the modules documented this way (a module added later joins this list once documented)
-MODULES = ("annealers", "callables", "cli", "combine", "curves", "plot", "policies", "suggest", "tables")
+MODULES = ("annealers", "callables", "cli", "combine", "curves", "guards", "plot", "policies", "suggest", "tables")
 
 
 def public_functions():
