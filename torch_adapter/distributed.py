@@ -24,7 +24,11 @@ processes); inside :func:`distrib_ctx` the Learner trains with PyTorch's own
   all-reduce (no extra collective per step), so every decision taken on the loss is the same
   on all ranks;
 - only rank 0 prints, shows progress bars, draws plots and writes files (``save``, ``lr_find``'s
-  ``save_to``); the others wait for it and get its result.
+  ``save_to``); the others wait for it and get its result. This goes through the Learner's
+  public hooks, no method is replaced: ``learn.is_main`` (True on rank 0 only), which
+  ``lr_find`` and the Recorder's plots consult, ``learn.share_main`` (``save`` and
+  ``Recorder.save_curve`` write on rank 0, every rank gets the result) and ``learn.barrier``
+  (where ``lr_find`` waits for rank 0's file and plot).
 
 Outside a launch (no ``WORLD_SIZE`` in the environment and no process group) the context does
 nothing, so the same script also runs as a plain ``python script.py``.
@@ -43,7 +47,6 @@ import atexit
 import copy
 import functools
 import hashlib
-import inspect
 import math
 import os
 import sys
@@ -51,6 +54,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -661,57 +665,24 @@ def _sum_over_ranks(comm_device: torch.device, count: int, sums: list) -> tuple[
     return round(buf[0].item()), buf[1:].tolist()
 
 
-# ----------------------------------------------------------------- rank-0-only wrappers
-def _on_rank0(fn: Callable) -> Callable:
-    """``fn`` runs on rank 0 only; every rank waits for it and returns its result (or fails)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        result, error = None, None
-        if dist.get_rank() == 0:
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as e:
-                error = e
-        box = [(result, None if error is None else f"{type(error).__name__}: {error}")]
-        dist.broadcast_object_list(box, src=0)
-        if error is not None:
-            raise error
-        result, message = box[0]
-        if message is not None:
-            raise RuntimeError(f"{fn.__name__} failed on rank 0: {message}")
-        return result
-
-    return wrapper
-
-
-def _skip_off_rank0(fn: Callable) -> Callable:
-    """``fn`` runs on rank 0 only; the other ranks get None (plots)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs) if dist.get_rank() == 0 else None
-
-    return wrapper
-
-
-def _quiet_lr_find(fn: Callable) -> Callable:
-    """``lr_find`` on every rank; only rank 0 plots and writes ``save_to``; all wait for the file."""
-    params = inspect.signature(fn).parameters
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if dist.get_rank() != 0:
-            bound = inspect.signature(fn).bind(*args, **kwargs)
-            for name, off in (("show_plot", False), ("save_to", None)):
-                if name in params:
-                    bound.arguments[name] = off
-            args, kwargs = bound.args, bound.kwargs
-        result = fn(*args, **kwargs)
-        dist.barrier()
-        return result
-
-    return wrapper
+# ----------------------------------------------------------------- the rank-0 hook
+def _share_from_rank0(fn: Callable[[], Any]) -> Any:
+    """The Learner's ``share_main`` hook: ``fn()`` runs on rank 0 only; every rank waits for it
+    and returns its result (or fails)."""
+    result, error = None, None
+    if dist.get_rank() == 0:
+        try:
+            result = fn()
+        except Exception as e:
+            error = e
+    box = [(result, None if error is None else f"{type(error).__name__}: {error}")]
+    dist.broadcast_object_list(box, src=0)
+    if error is not None:
+        raise error
+    result, message = box[0]
+    if message is not None:
+        raise RuntimeError(f"{getattr(fn, '__name__', 'the call')} failed on rank 0: {message}")
+    return result
 
 
 def _patch(undo: ExitStack, obj, name: str, value) -> None:
@@ -739,7 +710,8 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     else gloo on the CPU; collectives fail after ``timeout`` seconds). Moves the model to
     ``device``, shards ``learn.dls`` (training shuffle seeded by ``seed``, default rank 0's
     ``torch.initial_seed()``), adds a :class:`DistributedTrainer` (DDP built with
-    ``ddp_kwargs``), and makes printing, progress bars, plots and file writes rank 0's. All of
+    ``ddp_kwargs``), and makes printing, progress bars, plots and file writes rank 0's (sets the
+    Learner's ``is_main``, ``share_main`` and ``barrier`` hooks; replaces no method). All of
     it is undone on exit, also on errors. Outside a torchrun launch it does nothing. Call
     ``fit``, ``validate``, ``save``, ``load`` and ``lr_find`` on every rank: they are collective.
 
@@ -781,16 +753,13 @@ def _distributed(learn: Learner, device, seed: int | None, ddp_kwargs: dict | No
         _patch(undo, learn, "dls", _sharded_dls(learn.dls, rank, world, _shared_seed(seed, trainer)))
         if rank != 0:
             _patch(undo, learn, "logger", noop)
-        _patch(undo, learn, "save", _on_rank0(learn.save))
-        if hasattr(learn, "lr_find"):
-            _patch(undo, learn, "lr_find", _quiet_lr_find(learn.lr_find))
+        # public hooks, no method replaced: save, lr_find, Recorder.save_curve and the plots consult them
+        _patch(undo, learn, "is_main", rank == 0)
+        _patch(undo, learn, "share_main", _share_from_rank0)
+        _patch(undo, learn, "barrier", dist.barrier)
         rec = getattr(learn, "recorder", None)
         if rec is not None and world > 1:
             _patch(undo, rec, "reduce_totals", functools.partial(_sum_over_ranks, trainer.comm_device))
-        if rec is not None:
-            _patch(undo, rec, "save_curve", _on_rank0(rec.save_curve))
-            for name in ("plot_loss", "plot_sched"):
-                _patch(undo, rec, name, _skip_off_rank0(getattr(rec, name)))
         learn.add_cb(trainer)
         undo.callback(learn.remove_cb, trainer)
         undo.callback(trainer.finally_fit)  # unwrap DDP if a fit left it (runs before remove_cb)

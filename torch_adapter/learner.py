@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -96,6 +97,17 @@ class Learner:
         self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
         self.opt, self.cbs, self.logger, self.training = None, [], log, True
         self.step_fn: Callable[[], None] | None = None  # replaces opt.step when set (a compiled step)
+        #: True in the process that writes files, plots and logs: always, except inside
+        #: ``distrib_ctx`` on ranks other than 0. ``save``, ``lr_find`` and the Recorder's
+        #: ``save_curve`` and plots consult it.
+        self.is_main: bool = True
+        #: ``share_main(fn) -> fn()'s result``, a hook through which ``save`` and
+        #: ``Recorder.save_curve`` run their write (None: run it here). ``distrib_ctx`` sets it to
+        #: "run on rank 0 only, every rank waits and gets rank 0's result (or fails)".
+        self.share_main: Callable[[Callable[[], Any]], Any] | None = None
+        #: ``barrier()``, a hook where ``lr_find`` waits for every process once rank 0 has written
+        #: and plotted (None: no wait). ``distrib_ctx`` sets it to ``torch.distributed.barrier``.
+        self.barrier: Callable[[], None] | None = None
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
         self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
         self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
@@ -503,10 +515,23 @@ class Learner:
         >>> learn.save("start").name
         'start.pth'
         """
-        state = {"model": self.model.state_dict()}
-        if with_opt and self.opt is not None:
-            state["opt"] = self.opt.state_dict()
-        return atomic_write(self._file(name), lambda f: torch.save(state, f), mode="wb")
+        def save() -> Path:
+            state = {"model": self.model.state_dict()}
+            if with_opt and self.opt is not None:
+                state["opt"] = self.opt.state_dict()
+            return atomic_write(self._file(name), lambda f: torch.save(state, f), mode="wb")
+
+        return self.run_on_main(save)
+
+    def run_on_main(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` through the :attr:`share_main` hook: here when it is None (not distributed);
+        inside ``distrib_ctx`` on rank 0 only, every rank returning rank 0's result.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> synth_learner().run_on_main(lambda: 42)
+        42
+        """
+        return fn() if self.share_main is None else self.share_main(fn)
 
     def load(self, name: str | Path, device=None, with_opt: bool = True, strict: bool = True) -> Learner:
         """Load what :meth:`save` wrote (onto ``device``, default the model's); returns ``self``.

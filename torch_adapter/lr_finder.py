@@ -235,6 +235,8 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
     raised to 6, the finder's minimum (:class:`LRFinder` itself refuses it). schedcore's own
     suggesters get numpy arrays; any other suggester gets what fastai gives it, ``lrs`` and
     ``losses`` as torch tensors of the default dtype (so ``lrs[1:].log()`` works), and ``num_it``.
+    Only the main process (``learn.is_main``) plots and writes ``save_to``; then every process
+    waits at the ``learn.barrier`` hook (set by ``distrib_ctx``).
 
     >>> from schedcore import minimum, steep
     >>> from torch_adapter.testing import synth_learner
@@ -245,6 +247,8 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
     >>> learn.lr_find(show_plot=False, suggest_funcs=None) is None
     True
     """
+    if not self.is_main:  # distributed, rank other than 0: train, but rank 0 writes and plots
+        show_plot, save_to = False, None
     if save_to is not None and Path(save_to).suffix.lower() not in _CURVE_EXTS:
         raise ValueError(f"save_to={str(save_to)!r}: the curve file must end in one of {_CURVE_EXTS}")
     funcs = _suggesters(suggest_funcs)
@@ -269,6 +273,8 @@ def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = 
         save_curve(save_to, rec.lrs, rec.losses, finder.raw_losses[: len(rec.losses)], num_it, settings)
     if show_plot:
         rec.lr_find_fig = _plot(rec.lrs, rec.losses, suggestions)
+    if self.barrier is not None:  # distributed: every rank waits for rank 0's file and plot
+        self.barrier()
     return None if suggestions is None else suggestions[0]
 
 

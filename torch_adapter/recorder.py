@@ -161,6 +161,8 @@ class Recorder(Callback):
         >>> len(ax.lines), ax.get_xlabel()
         (4, 'steps')
         """
+        if not self._is_main():
+            return None  # distributed: rank 0 plots
         plt = pyplot()  # ImportError saying pip install "schedcore[plot]" without matplotlib
 
         if ax is None:
@@ -209,6 +211,8 @@ class Recorder(Callback):
         >>> [ax.get_ylabel() for ax in learn.recorder.plot_sched().axes]
         ['lr', 'mom']
         """
+        if not self._is_main():
+            return None  # distributed: rank 0 plots
         plt = pyplot()
 
         keys = list(self.hps) if keys is None else keys
@@ -237,4 +241,14 @@ class Recorder(Callback):
         True
         """
         settings = {"beta": self.beta, **(settings or {})}
-        return save_curve(path, self.lrs, self.losses, raw_losses, num_it=num_it, settings=settings)
+
+        def save_curve_() -> Path:
+            return save_curve(path, self.lrs, self.losses, raw_losses, num_it=num_it, settings=settings)
+
+        save_curve_.__name__ = "save_curve"  # named in an error another rank reports
+        learn = getattr(self, "learn", None)
+        return save_curve_() if learn is None else learn.run_on_main(save_curve_)
+
+    def _is_main(self) -> bool:
+        """The Learner's ``is_main`` (True without a Learner)."""
+        return getattr(getattr(self, "learn", None), "is_main", True)

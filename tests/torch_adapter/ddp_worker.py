@@ -58,7 +58,8 @@ def scenario_fit(out: Path) -> dict:
         learn.fit_one_cycle(3, lr_max=0.03, cbs=rec_inputs)
         saved = str(learn.save("model"))
         fig = learn.recorder.plot_loss()
-        inside = {"n_train": len(learn.dls.train), "n_train_items": len(learn.dls.train.sampler)}
+        inside = {"n_train": len(learn.dls.train), "n_train_items": len(learn.dls.train.sampler),
+                  "is_main": learn.is_main, "swapped": _swapped_methods(learn)}  # fmt: skip
     undone = dict(_undone(learn, orig), group_kept_for_reuse=dist.is_initialized())
     rec = learn.recorder
     recorded = dict(params=params(learn.model), hps=rec.hps, losses=rec.losses, values=rec.values)
@@ -72,13 +73,24 @@ def scenario_fit(out: Path) -> dict:
                 undone=undone, undone_after_error=undone_after_error)  # fmt: skip
 
 
+def _swapped_methods(learn: Learner) -> list[str]:
+    """Instance attributes of the Learner and its Recorder that shadow a method of their class."""
+    return [
+        f"{type(obj).__name__}.{name}"
+        for obj in (learn, learn.recorder)
+        for name in vars(obj)
+        if callable(getattr(type(obj), name, None))
+    ]
+
+
 def _undone(learn: Learner, orig: dict) -> dict:
     return {
         "dls": learn.dls is orig["dls"],
         "logger": learn.logger is orig["logger"],
         "model": learn.model is orig["model"],
         "cbs": learn.cbs == orig["cbs"] and not any(isinstance(c, DistributedTrainer) for c in learn.cbs),
-        "methods": not {"save", "lr_find"} & set(vars(learn)) and "plot_loss" not in vars(learn.recorder),
+        "methods": not _swapped_methods(learn),
+        "hooks": learn.is_main is True and learn.share_main is None and learn.barrier is None,
     }
 
 

@@ -148,6 +148,14 @@ def test_fit_only_rank0_logs_plots_and_writes(fit_run):
     assert r0["fig"] and not r1["fig"]
 
 
+def test_distrib_ctx_swaps_no_method_and_sets_is_main_on_rank0_only(fit_run):
+    """Inside the block no instance attribute of the Learner or its Recorder shadows a method:
+    rank 0's writes and plots come from ``learn.is_main`` and the hooks, not wrapped methods."""
+    _, (r0, r1) = fit_run
+    assert r0["inside"]["swapped"] == [] and r1["inside"]["swapped"] == []
+    assert (r0["inside"]["is_main"], r1["inside"]["is_main"]) == (True, False)
+
+
 def test_fit_shards_and_reshuffles_every_epoch(fit_run):
     _, (r0, r1) = fit_run
     for e in range(3):
@@ -304,3 +312,27 @@ def test_bad_arguments(monkeypatch):
     with pytest.raises(TypeError, match="plain model"):
         with distrib_ctx(learn):
             pass
+
+
+# ------------------------------------------------- the public hooks, in one process
+def test_save_plots_and_lr_find_consult_is_main_and_the_hooks(tmp_path):
+    """``is_main`` False (a rank other than 0): no plot, no ``lr_find`` file; ``save`` and
+    ``save_curve`` write through ``share_main``; ``lr_find`` waits at ``barrier``."""
+    learn = synth_learner(path=tmp_path)
+    assert learn.is_main is True and learn.share_main is None and learn.barrier is None
+    calls = []
+    learn.share_main = lambda fn: calls.append(fn.__name__) or "from rank 0"
+    learn.barrier = lambda: calls.append("barrier")
+    learn.is_main = False
+    with learn.no_logging():
+        learn.fit(1)
+    assert learn.recorder.plot_loss() is None and learn.recorder.plot_sched(keys=["lr"]) is None
+    assert learn.save("m") == "from rank 0" and not (tmp_path / "models").exists()
+    assert learn.recorder.save_curve(tmp_path / "c.csv") == "from rank 0" and not (tmp_path / "c.csv").exists()
+    learn.lr_find(num_it=6, show_plot=True, save_to=tmp_path / "lr.csv", suggest_funcs=None)
+    assert not (tmp_path / "lr.csv").exists() and learn.recorder.lr_find_fig is None
+    assert calls == ["save", "save_curve", "barrier"]
+    learn.is_main, learn.share_main, learn.barrier = True, None, None
+    assert learn.save("m").exists()
+    learn.lr_find(num_it=6, show_plot=False, save_to=tmp_path / "lr.csv", suggest_funcs=None)
+    assert (tmp_path / "lr.csv").exists()
