@@ -56,10 +56,15 @@ def _resolve(opt: torch.optim.Optimizer, name: str) -> tuple[str, int | None] | 
     return None
 
 
+def _group_keys(opt: torch.optim.Optimizer) -> list[str]:
+    """The hyper-parameter keys of ``opt``'s param groups (for error messages)."""
+    return sorted(k for k in opt.param_groups[0] if k != "params")
+
+
 def _resolve_or_raise(opt: torch.optim.Optimizer, name: str) -> tuple[str, int | None]:
     found = _resolve(opt, name)
     if found is None:
-        keys = sorted(k for k in opt.param_groups[0] if k != "params")
+        keys = _group_keys(opt)
         raise ValueError(
             f"{type(opt).__name__} has no hyper-parameter {name!r}: its param_groups have keys {keys} "
             f"(uniform names: {', '.join(HYPER_NAMES)})"
@@ -348,7 +353,7 @@ class TableWriter:
 def _scheduled_hyper(opt: torch.optim.Optimizer, name: str, columns: Mapping) -> tuple[str, int | None]:
     found = _resolve(opt, name)
     if found is None:
-        keys = sorted(k for k in opt.param_groups[0] if k != "params")
+        keys = _group_keys(opt)
         raise ValueError(
             f"a schedule for {name!r} was given but {type(opt).__name__} has no such hyper-parameter "
             f"(scheduled: {sorted(columns)}; its param_groups have keys {keys})"
