@@ -43,7 +43,7 @@ from .suggest import (
     trim_curve,
     valley,
 )
-from .tables import ScheduleTable, load_table, save_table, schedule_table
+from .tables import ScheduleTable, load_table, save_table, schedule_table, table_csv_lines
 
 __version__ = "0.1.0"
 
@@ -75,6 +75,7 @@ __all__ = [
     "ScheduleTable",
     "load_table",
     "save_table",
+    "table_csv_lines",
     "schedule_table",
     "CurveDiagnosis",
     "LossSmoother",

@@ -27,7 +27,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +37,7 @@ from . import __version__
 from .curves import load_curve
 from .policies import POLICIES, get_policy
 from .suggest import SuggestionWarning, diagnose, minimum, slide, steep, suggest_lrs, trim_curve, valley
-from .tables import load_table, save_table, schedule_table
+from .tables import load_table, save_table, schedule_table, table_csv_lines
 
 __all__ = ["main"]
 
@@ -342,17 +341,11 @@ def _run_table(args, parser) -> int:
         _out_folder_ready(out, args.parents)
     table, note = _policy_table(args, parser)
     if to_stdout:
-        sys.stdout.write(_csv_text(table))
+        sys.stdout.writelines(table_csv_lines(table))
         return 0
     path = save_table(table, out)
     print(f"wrote {path} ({args.policy}, {table.rows} steps: {', '.join(table)}{note})")
     return 0
-
-
-def _csv_text(table) -> str:
-    """The table as ``save_table`` writes it to a ``.csv`` file."""
-    with tempfile.TemporaryDirectory(prefix="schedcore-") as tmp:
-        return save_table(table, Path(tmp) / "table.csv").read_text()
 
 
 def _figure_out(out: str, parser) -> Path:

@@ -26,7 +26,7 @@ from ._io import atomic_write, check_fits, read_npz, read_text
 from .annealers import Schedule, as_schedule
 from .guards import check_int, check_path
 
-__all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table"]
+__all__ = ["ScheduleTable", "schedule_table", "load_table", "save_table", "table_csv_lines"]
 
 _FORMAT = "schedcore-table-v1"
 
@@ -288,6 +288,40 @@ def _shortest(column: np.ndarray) -> list[str]:
     float32 values are written as their exact float64 widening, so a float32 table loads back
     with equal values (as float64: a CSV does not say which width it was)."""
     return list(map(repr, column.tolist()))  # tolist() widens float32 exactly
+
+
+def table_csv_lines(table: ScheduleTable) -> Iterator[str]:
+    """The lines of ``table`` as :func:`save_table` writes them to a ``.csv`` file, lazily.
+
+    Rows are formatted in chunks, so a large table can be streamed (to stdout, a socket, a
+    compressed file) without ever holding the whole text.
+
+    Parameters
+    ----------
+    table : ScheduleTable
+        The table to format.
+
+    Returns
+    -------
+    iterator of str
+        The header line, then one line per row, each ending in a newline.
+
+    Raises
+    ------
+    TypeError
+        ``table`` is not a :class:`ScheduleTable`.
+
+    Examples
+    --------
+    >>> from schedcore import SchedLin
+    >>> print("".join(table_csv_lines(schedule_table(SchedLin(0, 1), 2))), end="")
+    step,pos,lr,n_steps,rows_left
+    0,0.0,0.0,2,1
+    1,0.5,0.5,2,0
+    """
+    if not isinstance(table, ScheduleTable):
+        raise TypeError(f"table must be a ScheduleTable (see schedule_table); got {type(table).__name__}")
+    return _csv_lines(table)
 
 
 def _csv_lines(table: ScheduleTable) -> Iterator[str]:

@@ -348,3 +348,14 @@ def test_overwritten_file_keeps_its_mode(tmp_path):
         save_table(schedule_table(SchedLin(0, 1), 3), path)
         assert stat.S_IMODE(path.stat().st_mode) == mode
     assert LossCurve.of([0.1], [1.0]).save(tmp_path / "c.json").exists()
+
+
+def test_table_csv_lines_are_the_saved_csv(tmp_path):
+    """table_csv_lines (what ``schedcore table -o -`` streams) is byte for byte the .csv file."""
+    from schedcore import SchedCos, table_csv_lines
+
+    for table in (schedule_table(SchedCos(1.0, 0.0), 7), schedule_table({"lr": [SchedCos(1.0, 0.0), SchedCos(2.0, 0.0)]}, 5, stop=3)):
+        path = save_table(table, tmp_path / "t.csv")
+        assert "".join(table_csv_lines(table)) == path.read_text()
+    with pytest.raises(TypeError, match="table must be a ScheduleTable"):
+        table_csv_lines({"lr": [1.0]})
