@@ -6,7 +6,7 @@ with fastai's settings in the bare loop; a ``ParamScheduler`` over a schedcore t
 Learner), and a validation pass under ``no_grad`` each epoch. The Learner runs with its
 default callbacks (Recorder, progress) under ``no_logging``. Rounds alternate between the two
 so that drift hits both; we report the median seconds per training step of each and the
-median of the per-round ratios. Target: Learner / bare <= 1.15.
+median of the per-round ratios. Target: Learner / bare <= 1.05 (issue 12).
 
 Second part: wall time of ``learn.lr_find(num_it=100)`` (``end_lr=0.1`` so that all 100 steps
 run; no plot) against 100 steps of the same bare loop plus one ``state_dict`` copy and restore

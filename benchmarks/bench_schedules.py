@@ -10,6 +10,11 @@ Second part (issue 12): the float32 one-cycle table against float32 ``np.cos`` a
 float64 table (time and peak memory), and a direct call ``one_cycle(1e-3)["lr"](x)`` on the
 sorted positions against ``schedule_table`` (target: within 1.2x).
 
+Third part (issue 12): peak memory and time of a whole optimizer's table, 4 hyper-parameters
+(lr, mom, sqr_mom, wd) x 8 parameter groups, in float64 and float32, at 10^6 steps (and 10^7
+without --quick: the issue's 4 x 8 x 10^7 case, about 2.5 GiB in float64). Target: float32 peak
+about half of float64's.
+
 Run: .venv/bin/python benchmarks/bench_schedules.py [--quick]
 """
 
@@ -93,6 +98,33 @@ def float32_and_direct(quick: bool = False) -> None:
           "peak about half")
 
 
+def optimizer_table(quick: bool = False) -> None:
+    """Issue 12's memory figure: a 4 hypers x 8 groups table, float64 against float32."""
+    import functools
+    import time
+
+    from schedcore import SchedCos, SchedLin, combined_cos
+
+    g = 8
+    full = functools.partial(np.full, g)
+    scheds = {"lr": one_cycle(np.geomspace(1e-4, 1e-2, g))["lr"],
+              "mom": combined_cos(0.25, full(0.95), full(0.85), full(0.95)),
+              "sqr_mom": SchedCos(full(0.99), full(0.999)), "wd": SchedLin(full(1e-2), full(0.0))}  # fmt: skip
+    print()
+    print(f"a whole optimizer's table: 4 hypers x {g} groups (one_cycle lr, combined_cos mom, cos sqr_mom, lin wd)")
+    print(f"{'steps':>10} {'peak64':>9} {'peak32':>9} {'32/64':>6} {'time64':>8} {'time32':>8} {'32/64':>6}")
+    for n in [10**6] if quick else [10**6, 10**7]:
+        peaks, times = {}, {}
+        for dt in (np.float64, np.float32):
+            t0 = time.perf_counter()
+            peaks[dt] = peak_bytes(lambda n=n, dt=dt: schedule_table(scheds, n, dtype=dt))
+            times[dt] = time.perf_counter() - t0  # one run, traced: for the ratio, not the absolute time
+        p64, p32, t64, t32 = peaks[np.float64], peaks[np.float32], times[np.float64], times[np.float32]
+        print(f"{n:>10} {p64 / 2**30:7.3f}GiB {p32 / 2**30:7.3f}GiB {p32 / p64:6.2f} "
+              f"{t64:7.2f}s {t32:7.2f}s {t32 / t64:6.2f}")
+    print("target: float32 peak about half of float64's")
+
+
 def peak_bytes(fn) -> int:
     """Peak bytes numpy allocated while ``fn`` ran (tracemalloc traces numpy's buffers)."""
     import tracemalloc
@@ -107,3 +139,4 @@ def peak_bytes(fn) -> int:
 if __name__ == "__main__":
     main(quick="--quick" in sys.argv)
     float32_and_direct(quick="--quick" in sys.argv)
+    optimizer_table(quick="--quick" in sys.argv)

@@ -16,6 +16,7 @@ stage and fires ``after_cancel_<stage>``, then ``after_<stage>`` as usual.
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -76,6 +77,7 @@ BATCH_EVENTS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def _snake(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()

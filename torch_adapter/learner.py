@@ -49,6 +49,8 @@ NORM_TYPES = (
     nn.GroupNorm,
 )
 _NONFINITE = ("stop", "skip", "continue")
+#: stage -> its (before, after_cancel, after) event names, made once (dispatch runs every step)
+_STAGE_EVENTS = {s: (f"before_{s}", f"after_cancel_{s}", f"after_{s}") for s in ("fit", "epoch", "train", "validate", "batch", "backward", "step")}
 
 
 def noop(*args, **kwargs) -> None:
@@ -96,6 +98,7 @@ class Learner:
         self.metrics = _as_list(metrics)
         self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
         self.opt, self.cbs, self.logger, self.training = None, [], log, True
+        self._handlers: tuple[dict, dict] | None = None  # built at the first event after a change
         self.step_fn: Callable[[], None] | None = None  # replaces opt.step when set (a compiled step)
         #: True in the process that writes files, plots and logs: always, except inside
         #: ``distrib_ctx`` on ranks other than 0. ``save``, ``lr_find`` and the Recorder's
@@ -175,6 +178,7 @@ class Learner:
 
     def _all_batches(self) -> None:
         self.n_iter = len(self.dl) if self.dl is not None else 0
+        step = 1.0 / (self.n_iter * self.n_epoch) if self.n_iter else 0.0
         for i, batch in enumerate(self.dl if self.dl is not None else ()):
             self.iter = i
             self._split(batch)
@@ -185,7 +189,7 @@ class Learner:
                 self("after_cancel_batch")
             if self.training:
                 self.train_iter += 1
-                self.pct_train += 1.0 / (self.n_iter * self.n_epoch)
+                self.pct_train += step
             self("after_batch")
 
     def _do_one_batch(self) -> None:
@@ -196,20 +200,31 @@ class Learner:
         if not self.training:
             return
         self._check_loss()
-        self._with_events(self._backward, "backward", CancelBackwardException)
-        self._with_events(self.step_fn or self.opt.step, "step", CancelStepException)
+        try:  # _with_events(self._backward, "backward", ...), inlined: this runs every step
+            self("before_backward")
+            self._backward()
+        except CancelBackwardException:
+            self("after_cancel_backward")
+        self("after_backward")
+        try:
+            self("before_step")
+            (self.step_fn or self.opt.step)()
+        except CancelStepException:
+            self("after_cancel_step")
+        self("after_step")
         self.opt.zero_grad()
 
     def _backward(self) -> None:
         self.loss.backward()
 
     def _with_events(self, f: Callable, stage: str, cancel: type[Exception]) -> None:
+        before, cancelled, after = _STAGE_EVENTS[stage]
         try:
-            self(f"before_{stage}")
+            self(before)
             f()
         except cancel:
-            self(f"after_cancel_{stage}")
-        self(f"after_{stage}")
+            self(cancelled)
+        self(after)
 
     def __call__(self, event: str) -> None:
         """Fire ``event``: call every callback's handler for it, in ``order``.
@@ -217,7 +232,7 @@ class Learner:
         >>> from torch_adapter.testing import synth_learner
         >>> synth_learner()("before_epoch")
         """
-        for handler in self._handlers[self.training].get(event, ()):
+        for handler in (self._handlers or self._index_handlers())[self.training].get(event, ()):
             handler()
 
     def _finally_fit(self) -> None:
@@ -225,7 +240,7 @@ class Learner:
         restores the model whatever an earlier callback does); then re-raise the first error,
         with the later ones noted on it."""
         errors: list[BaseException] = []
-        for handler in self._handlers[self.training].get("finally_fit", ()):
+        for handler in (self._handlers or self._index_handlers())[self.training].get("finally_fit", ()):
             try:
                 handler()
             except BaseException as e:  # noqa: BLE001 - every cleanup runs; the first error is re-raised below
@@ -238,10 +253,8 @@ class Learner:
     def _split(self, batch) -> None:
         """``xb, yb = batch[:n_inp], batch[n_inp:]``, moved to the model's device."""
         dev = self.device
-        batch = [
-            b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) and b.device != dev else b
-            for b in batch
-        ]
+        if any(isinstance(b, torch.Tensor) and b.device != dev for b in batch):
+            batch = [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
         n_inp = self.n_inp
         self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
 
@@ -371,7 +384,7 @@ class Learner:
         cb.learn = self
         setattr(self, cb.name, cb)
         self.cbs.append(cb)
-        self._index_handlers()
+        self._handlers = None  # indexed again at the next event
         return self
 
     def remove_cbs(self, cbs) -> Learner:
@@ -400,7 +413,7 @@ class Learner:
             if self.__dict__.get(c.name) is c:
                 delattr(self, c.name)
             c.learn = None
-        self._index_handlers()
+        self._handlers = None  # indexed again at the next event
         return self
 
     @contextmanager
@@ -439,13 +452,17 @@ class Learner:
         finally:
             self.add_cbs(cbs)
 
-    def _index_handlers(self) -> None:
-        """Per mode (validation, training), the ordered handlers of each event: cheap dispatch."""
-        self._handlers = ({}, {})
+    def _index_handlers(self) -> tuple[dict, dict]:
+        """Per mode (validation, training), the ordered handlers of each event: cheap dispatch.
+        Built lazily (adding or removing callbacks only clears it), so a fit that adds its
+        scheduler and removes it after indexes once."""
+        handlers: tuple[dict, dict] = ({}, {})
         for training in (False, True):
             for cb in sorted(self.cbs, key=lambda c: c.order):
                 for event, handler in cb.handlers(training).items():
-                    self._handlers[training].setdefault(event, []).append(handler)
+                    handlers[training].setdefault(event, []).append(handler)
+        self._handlers = handlers
+        return handlers
 
     @contextmanager
     def no_bar(self) -> Iterator[Learner]:

@@ -114,9 +114,12 @@ class Recorder(Callback):
     def _accumulate(self, learn) -> None:
         bs = _batch_size(learn.yb) if learn.yb else _batch_size(learn.xb)
         values = [learn.loss] + [m(learn.pred, *learn.yb) for m in learn.metrics]
+        # one tensor op per value and batch (sum + v * bs), no host sync
         self.valid_sums = [
-            s + torch.as_tensor(v).detach() * bs for s, v in zip(self.valid_sums, values, strict=True)
-        ]
+            torch.add(s, v.detach(), alpha=bs) if isinstance(s, torch.Tensor) and isinstance(v, torch.Tensor)
+            else s + torch.as_tensor(v).detach() * bs
+            for s, v in zip(self.valid_sums, values, strict=True)
+        ]  # fmt: skip
         self.valid_count += bs
 
     def after_cancel_validate(self) -> None:
