@@ -222,10 +222,10 @@ def _add_suggest(sub) -> None:
 
 def _add_policy(policies, policy: str, command: str, run, example: str) -> None:
     func = POLICIES[policy]
-    doc = _plain((inspect.getdoc(func) or "").split("\n\n")[0])
-    doc += "\n\nOptions are the policy's keyword arguments; a,b,c gives per-group values or a tuple, none gives None."
-    p = policies.add_parser(policy, help=doc.splitlines()[0] if doc else policy, description=doc, epilog=example,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    summary = _plain((inspect.getdoc(func) or "").split("\n\n")[0])
+    doc = "Options are the policy's keyword arguments; a,b,c gives per-group values or a tuple, none gives None."
+    p = policies.add_parser(policy, help=summary.splitlines()[0] if summary else policy, description=f"{summary}\n\n{doc}".strip(),
+                            epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--steps", type=_positive_int, required=True, help="number of training steps, one table row each (steps; required)")
     if command == "table":
         p.add_argument("-o", "--out", required=True, help="table file: .npz or .csv, or - for CSV on stdout (file; required)")
@@ -235,7 +235,7 @@ def _add_policy(policies, policy: str, command: str, run, example: str) -> None:
     p.add_argument("--parents", action="store_true", help="create the output file's missing folders (flag; default: off, a missing folder is an error)")
     for name, param in inspect.signature(func).parameters.items():
         _add_policy_option(p, policy, name, param)
-    p.set_defaults(run=run, parser=p, command=command, policy_func=policy)
+    p.set_defaults(run=run, parser=p)
 
 
 def _add_policy_option(p, policy: str, name: str, param: inspect.Parameter) -> None:
