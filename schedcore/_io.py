@@ -50,7 +50,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str
     'hi'
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent  # Path("t.csv").parent is Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(directory)
     try:
@@ -59,7 +59,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str
         keep_mode = None
     tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide the mode.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    # (os.open's descriptors are never inherited by child processes: no O_CLOEXEC needed, PEP 446.)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         if keep_mode is not None:
             os.chmod(fd if os.chmod in os.supports_fd else tmp, keep_mode)
@@ -72,7 +73,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if fd >= 0:
+        if fd != -1:
             os.close(fd)
         try:
             os.unlink(tmp)
@@ -127,7 +128,7 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
     ...
     ValueError: /dev/null: not a regular file (a character device)
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # not inherited either way (PEP 446)
     fd = os.open(path, flags)
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):

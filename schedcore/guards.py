@@ -156,8 +156,8 @@ def check_float(
         raise TypeError(f"{name} must be a number; got {_describe(value)}")
     try:
         x = float(value)
-    except OverflowError:  # an int too large for a float
-        x = math.inf if value > 0 else -math.inf
+    except OverflowError:  # an int too large for a float: not finite, whatever its sign
+        x = math.inf
     bad = not math.isfinite(x)
     bad = bad or (min is not None and (x <= min if min_open else x < min))
     bad = bad or (max is not None and (x >= max if max_open else x > max))
