@@ -314,11 +314,8 @@ def _records_to_columns(records: Sequence) -> dict[str, list]:
 
 
 def _from_json(v):
-    if v is None:
-        return math.nan
-    if isinstance(v, str) and v.strip().lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        return float(v)
-    return v
+    # JSON null is NaN; strings such as "inf" or "-Infinity" need nothing: numpy converts them
+    return math.nan if v is None else v
 
 
 def _json_list(a: np.ndarray) -> list:
