@@ -1,4 +1,4 @@
-"""Repository-wide pytest setup: headless plotting and hypothesis settings profiles.
+"""Repository-wide pytest setup: headless plotting, one torch thread, hypothesis settings profiles.
 
 The environment variable ``HYPOTHESIS_PROFILE`` picks the profile:
 
@@ -20,6 +20,11 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One intra-op thread for torch (and the worker processes the tests start): the tests' tensors
+# are tiny, and on a loaded machine torch's two spinning OpenMP threads made a 16x32 linear
+# layer take milliseconds instead of ~10 us. Set before torch is imported; OMP_NUM_THREADS=N
+# in the environment still wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _installed(module: str) -> bool:
