@@ -267,6 +267,9 @@ class TableWriter:
         if len(set(lengths.values())) > 1:
             raise ValueError(f"table columns have different lengths: {lengths}")
         self.rows = next(iter(lengths.values()))
+        #: the columns as given (numpy, or tensors): what :meth:`values` and :meth:`fingerprint`
+        #: read, so that neither touches a device table (no sync) and :meth:`to` changes neither
+        self.host_columns = dict(self.columns)
         self._targets = [(name, *_scheduled_hyper(opt, name, self.columns)) for name in self.columns]
 
     def write(self, k) -> None:
@@ -316,7 +319,7 @@ class TableWriter:
         >>> TableWriter(opt, {"lr": np.array([0.5, 0.25])}).values("lr", 1)
         [0.25]
         """
-        v = self.columns[name][k]
+        v = self.host_columns[name][k]
         v = v.tolist() if hasattr(v, "tolist") else v
         return v if isinstance(v, list) else [float(v)] * self.n_groups
 
@@ -325,7 +328,9 @@ class TableWriter:
 
         On CUDA, make the optimizer's hyper-parameters tensors on that device too
         (``tensor_hypers(opt, device=...)`` with a ``capturable`` optimizer): then :meth:`write`
-        is device-side copies only.
+        is device-side copies only. :meth:`values` (a ``TableScheduler``'s ``get_lr``) and
+        :meth:`fingerprint` keep reading the table as it was given: they never synchronise with
+        the device, and moving a table does not change its fingerprint.
 
         >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=torch.tensor(1.0))
         >>> w = TableWriter(opt, {"lr": np.array([0.5, 0.25])}).to("cpu"); w.write(1); opt.param_groups[0]["lr"]
@@ -341,8 +346,8 @@ class TableWriter:
         """
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{self.rows if n_steps is None else n_steps}".encode())
-        for name in sorted(self.columns):
-            col = self.columns[name]
+        for name in sorted(self.host_columns):
+            col = self.host_columns[name]
             col = col.detach().cpu().numpy() if isinstance(col, torch.Tensor) else col
             v = np.ascontiguousarray(col, dtype=np.float64)
             h.update(f"|{name}{v.shape}|".encode())

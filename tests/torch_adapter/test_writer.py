@@ -66,6 +66,24 @@ def test_device_table_and_tensor_row_index():
     assert writer.columns["lr"].dtype == torch.float32
 
 
+def test_moving_a_table_keeps_its_host_values_and_fingerprint():
+    # values() (TableScheduler.get_lr) and fingerprint() read the table as given: no device read
+    # (a CUDA sync) and no float32 rounding -- 0.1 is not a float32
+    opt = tensor_hypers(torch.optim.SGD(params(), lr=0.1))
+    writer = TableWriter(opt, {"lr": np.array([0.1, 0.3])})
+    before = writer.fingerprint(2)
+    writer.to("cpu")
+    assert writer.columns["lr"].dtype == torch.float32
+    assert writer.fingerprint(2) == before
+    assert writer.values("lr", 0) == [0.1]  # float64's 0.1, not float32's 0.10000000149...
+    sched = TableScheduler(torch.optim.SGD(params(), lr=1.0), schedcore.SchedLin(0.1, 0.2), total_steps=4)
+    digest = sched.table_digest
+    sched.writer.to("cpu")
+    sched.optimizer.step()
+    sched.step()
+    assert sched.table_digest == digest and sched.get_lr() == [0.125]
+
+
 def test_fingerprint_formula_and_order_independence():
     opt = torch.optim.SGD(params(), lr=0.1, momentum=0.9)
     lr, mom = np.array([0.1, 0.2]), np.array([0.9, 0.8])
