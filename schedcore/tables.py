@@ -181,17 +181,16 @@ def _table_dtype(dtype: DTypeLike) -> np.dtype:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+    if dt not in (np.float64, np.float32):
         raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
     return dt
 
 
-def _column(name: str, sched: Schedule, pos: np.ndarray, dtype: np.dtype, out=None) -> np.ndarray:
+def _column(name: str, sched: Schedule, pos: np.ndarray, dtype: np.dtype) -> np.ndarray:
     sched = as_schedule(sched, f"the schedule for {name!r}")
-    if dtype == np.float64 and out is None:
+    if dtype == np.float64:
         return sched._eval(pos, is_sorted=True)
-    if out is None:
-        out = np.empty(pos.shape + ((sched.n_groups,) if sched.n_groups else ()), dtype=dtype)
+    out = np.empty(pos.shape + ((sched.n_groups,) if sched.n_groups else ()), dtype=dtype)
     return sched._eval(pos.astype(dtype), is_sorted=True, out=out)
 
 
@@ -485,13 +484,13 @@ def _from_columns(header: list[str], data: np.ndarray, n_steps, start: int | Non
         arrays[name] = groups[0] if len(groups) == 1 else np.stack([groups[g] for g in range(len(groups))], 1)
     if len(data):
         if int(data[0, 0]) != data[0, 0]:
-            raise ValueError(f"the step column must hold integers; got {data[0, 0]!r}")
-        start = int(data[0, 0]) if start is None or len(data) else start
+            raise ValueError(f"the step column must hold integers; got {float(data[0, 0])!r}")
+        start = int(data[0, 0])  # the rows say where they start (a v1 header's start= is for empty tables)
         if not np.array_equal(data[:, 0], np.arange(start, start + len(data))):
             raise ValueError("the step column must count up by one")
     if float(n_steps) != int(n_steps):
-        raise ValueError(f"n_steps must be an integer; got {n_steps!r}")
-    return _validated(arrays, int(n_steps), 0 if start is None else start)
+        raise ValueError(f"n_steps must be an integer; got {float(n_steps)!r}")
+    return _validated(arrays, int(n_steps), start)
 
 
 def _column_name(col: str) -> tuple[str, int | None]:
