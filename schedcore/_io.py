@@ -9,7 +9,6 @@ blocking), :func:`read_text` (size checked, UTF-8 with or without a BOM), :func:
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
@@ -227,25 +226,23 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, np.ndar
     name = info.filename
     if not name.endswith(".npy"):
         raise ValueError(f"not a readable .npz file (member {name!r} is not a .npy array)")
-    with z.open(info) as m:
-        head = m.read(min(info.file_size, 65536 + 16))
-        fp = io.BytesIO(head)
+    with z.open(info) as m:  # read straight from the member: nothing past the header before the checks
         try:
-            version = np.lib.format.read_magic(fp)
+            version = np.lib.format.read_magic(m)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(fp)
+            shape, fortran, dtype = read_header(m)
         except ValueError as e:
             raise ValueError(f"not a readable .npz file (member {name!r}: {e})") from None
         if dtype.hasobject:
             raise ValueError(f"member {name!r} holds Python objects; only numeric and text arrays are read")
-        offset = fp.tell()
+        offset = m.tell()
         nbytes = math.prod(shape) * dtype.itemsize
         if offset + nbytes != info.file_size:
             raise ValueError(
                 f"member {name!r}: its header says shape {shape} of {dtype} ({nbytes} bytes) "
                 f"but it holds {info.file_size - offset} bytes"
             )
-        data = head[offset:] + m.read(nbytes - (len(head) - offset))
+        data = m.read()
     if len(data) != nbytes:
         raise ValueError(f"member {name!r} is truncated")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
