@@ -30,6 +30,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -99,7 +100,7 @@ OPTION_HELP: dict = {
 def _plain(text: str) -> str:
     """Docstring text as plain text for --help: reST roles and backticks removed."""
     text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
-    return text.replace("``", "").replace("`", "")
+    return text.replace("`", "")
 
 
 def _default(value) -> str:
@@ -159,17 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except FileNotFoundError as e:
-        _fail(f"{e.filename or ''}: no such file" if e.filename else str(e))
+        message = f"{e.filename}: no such file" if e.filename else str(e)
     except (ValueError, OSError, ImportError) as e:  # ImportError: no matplotlib for --plot / plot
-        _fail(str(e))
+        message = str(e)
     except MemoryError:  # what the up-front size checks could not foresee
-        _fail("out of memory; use fewer --steps (or a .npz file rather than .csv)")
+        message = "out of memory; use fewer --steps (or a .npz file rather than .csv)"
     except (OverflowError, RecursionError, TypeError) as e:  # never a traceback, whatever the input
-        _fail(f"{type(e).__name__}: {e}")
-    return 1
+        message = f"{type(e).__name__}: {e}"
+    _fail(message)
 
 
-def _fail(message: str):
+def _fail(message: str) -> NoReturn:
     print(f"schedcore: error: {message}", file=sys.stderr)
     raise SystemExit(1)
 
@@ -187,7 +188,7 @@ def _silence_stdout() -> None:
 def _build_parser() -> _Parser:
     parser = _Parser(prog="schedcore", description="Hyper-parameter schedules and learning-rate suggestions.")
     parser.add_argument("--version", action="version", version=f"schedcore {__version__}")
-    sub = parser.add_subparsers(title="commands", required=True, metavar="{suggest,table,plot}")
+    sub = parser.add_subparsers(title="commands", required=True)  # shown as {suggest,table,plot}
     _add_suggest(sub)
     for name, example, run in (("table", TABLE_EXAMPLE, _run_table), ("plot", PLOT_EXAMPLE, _run_plot)):
         if name == "table":
@@ -298,13 +299,12 @@ def _methods(text: str) -> list[str]:
 def _out_folder_ready(out: Path, parents: bool) -> None:
     """The folder ``out`` goes into exists (or, with ``--parents``, is created); else exit 1 naming it."""
     folder = out.parent
-    if folder.is_dir():
-        return
-    if folder.exists():
+    if folder.exists() and not folder.is_dir():
         _fail(f"{out}: {folder} is not a folder")
-    if not parents:
+    if parents:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
         _fail(f"{out}: the folder {folder} does not exist (add --parents to create it)")
-    folder.mkdir(parents=True, exist_ok=True)
 
 
 # ------------------------------------------------------------------------------------ table/plot
@@ -440,7 +440,7 @@ def _run_suggest(args, parser) -> int:
     funcs = [METHODS[m] for m in args.methods]
     rows = [_suggest_one(path, curve, funcs, args) for path, curve in zip(args.curves, curves, strict=True)]
     for row, curve, out in zip(rows, curves, plots, strict=False):
-        row["plot"] = str(_plot_curve(curve, row, out, args.no_trim))
+        row["plot"] = str(_save(_plot_curve(curve, row, args.no_trim), out, False, parser))
     print(json.dumps(rows, indent=2) if args.json else _format_table(rows, args.methods))
     if not args.json:
         for row in rows:
@@ -479,17 +479,13 @@ def _plot_paths(out: Path, curves: Sequence[str]) -> list[Path]:
     return [out.with_name(f"{out.stem}_{i}_{Path(c).stem}{out.suffix}") for i, c in enumerate(curves)]
 
 
-def _plot_curve(curve, row: dict, out: Path, no_trim: bool) -> Path:
-    from .plot import close, plot_lr_find, save_figure
+def _plot_curve(curve, row: dict, no_trim: bool):
+    from .plot import plot_lr_find
 
     usable = [k for k, v in row["suggestions"].items() if v is not None]
     values = {k: row["suggestions"][k] for k in usable}
     points = {k: tuple(row["marks"][k]) for k in usable}
-    fig = plot_lr_find(curve.lrs, curve.losses, (values, points), skip_end=0 if no_trim else 5, title=Path(row["curve"]).name)
-    try:
-        return save_figure(fig, out)
-    finally:
-        close(fig)
+    return plot_lr_find(curve.lrs, curve.losses, (values, points), skip_end=0 if no_trim else 5, title=Path(row["curve"]).name)
 
 
 def _format_table(rows: list[dict], methods: list[str]) -> str:

@@ -182,6 +182,12 @@ PE = "(see --help)\n"
          f"schedcore table flat_cos: error: --flat-steps 9 is more than --steps 4 {PE}"),
         (["table", "wsd", "--steps", 4, "--lr-max", 1, "--warmup-steps", 3, "--decay-steps", 2, "-o", "t.csv"],
          f"schedcore table wsd: error: warmup_pct + decay_pct must be <= 1; got 0.75 + 0.5 {PE}"),
+        (["plot", "wsd", "--steps", 4, "--lr-max", 1, "--warmup-steps", 5, "--decay-pct", 0, "-o", "t.png"],
+         f"schedcore plot wsd: error: --warmup-steps 5 is more than --steps 4 {PE}"),
+        (["table", "one_cycle", "--steps", 4, "--lr-max", 1, "--moms", "0.9,0.8", "-o", "t.csv"],
+         f"schedcore table one_cycle: error: moms must be three values (start, middle, end); got (0.9, 0.8) {PE}"),
+        (["table", "one_cycle", "--steps", 4, "--lr-max", 1, "--moms", "0.9", "-o", "t.csv"],
+         f"schedcore table one_cycle: error: moms must be three values (start, middle, end); got (0.9,) {PE}"),
         (["table", "one_cycle", "--steps", 4, "--lr-max", 1, "-o", "t.txt"],
          f"schedcore table one_cycle: error: -o t.txt: the table file must end in .npz or .csv (or be - for stdout) {PE}"),
         (["table", "one_cycle", "--steps", 4, "--lr-max", 1, "--mode", "x", "-o", "t.csv"],
@@ -247,8 +253,9 @@ def test_output_folders(capsys, workdir, figures, args):
         _, err = run(capsys, *[str(a).format(out="x/f") for a in args], *parents, code=1)
         assert err == f"schedcore: error: x/f{ext}: x is not a folder\n"
     assert figures == [] and sorted(p.name for p in workdir.iterdir()) == ["c.csv", "x"]
-    out, err = run(capsys, *first, "--parents")
-    assert (workdir / f"a/b/f{ext}").is_file() and f"wrote a/b/f{ext}" in out and err == ""
+    for _ in range(2):  # --parents is also fine where the folders exist
+        out, err = run(capsys, *first, "--parents")
+        assert (workdir / f"a/b/f{ext}").is_file() and f"wrote a/b/f{ext}" in out and err == ""
     assert all(f.closed for f in figures)
 
 
@@ -294,6 +301,8 @@ def test_plot_saved_files(capsys, workdir, figures):
     assert [a.scale for f in figures[2:] for a in f.axes] == ["log"] * 4
     out, _ = run(capsys, "plot", "c.json", "-o", "one.svg")
     assert out == "wrote one.svg\n"
+    _, err = run(capsys, "plot", "c.json", "-o", "one.nope", code=2)
+    assert err == f"schedcore plot: error: one.nope: unknown figure format '.nope' {PE}" and figures[-1].closed
     _, err = run(capsys, "plot", "nosuffix", code=1)  # an existing file without a suffix is a file, not a policy
     assert err == (
         "schedcore: error: nosuffix: neither a schedule table (unknown table format ''; use .npz or .csv) "
@@ -322,6 +331,8 @@ def test_plot_file_errors(capsys, workdir, figures):
         (["plot", "one_cycle"], False),
         (["plot", "one_cycle.npz"], True),
         (["plot", "-h", "x.npz"], False),
+        (["plot", "--out=x.png"], False),
+        (["plot", "one_cycle", "-o", "x.png"], False),
         (["plot"], False),
         ([], False),
         (["table", "x.npz"], False),
@@ -331,7 +342,8 @@ def test_plot_file_errors(capsys, workdir, figures):
     ],
 )
 def test_plots_files(workdir, argv, files):
-    (workdir / "exists").write_text("")
+    for name in ("exists", "one_cycle"):  # a policy's name is the policy, even where a file has that name
+        (workdir / name).write_text("")
     assert _plots_files(argv) is files
 
 
@@ -409,6 +421,7 @@ def test_suggest_json(capsys, curves):
     assert list(json.loads(out)[0]["suggestions"]) == ["minimum", "valley"]
     assert json.loads(out)[0]["points"] == 85 and json.loads(out)[2]["problems"] == []
     out, _ = run(capsys, "suggest", "lr_find.csv", "--json", "--num-it", 50)
+    assert out.startswith('[\n  {\n    "curve": "lr_find.csv",\n    "points": 90,\n') and out.endswith("\n  }\n]\n")
     (row,) = json.loads(out)
     assert row == expected_row("lr_find.csv", lrs, losses, 50) and row["points"] == 90
     out, _ = run(capsys, "suggest", "flat.json", "--json", "--no-trim", "--methods", "slide")
@@ -439,6 +452,28 @@ def test_suggest_plots(capsys, curves, figures):
     assert {k: v for k, v in row.items() if k != "plot"} == expected_row("lr_find.csv", lrs, losses, 100, trim=False)
     out, _ = run(capsys, "suggest", "lr_find.csv", "--plot", "two.svg")
     assert out.splitlines()[2:] == ["wrote two.svg"] and figures[3].saved == Path("two.svg")
+    # a figure format that cannot be written is a bad argument, as for ``plot``
+    out, err = run(capsys, "suggest", "lr_find.csv", "--plot", "three.nope", code=2)
+    assert (out, err) == ("", f"schedcore suggest: error: three.nope: unknown figure format '.nope' {PE}")
+    assert figures[4].closed and [a.scale for a in figures[3].axes] == ["linear", "linear"]
+
+
+def test_suggest_passes_num_it_and_keeps_other_warnings(capsys, curves, monkeypatch):
+    """Methods get the test's num_it (fastai's ``f(lrs, losses, num_it)``); only the suggesters'
+    own warnings are silenced (the diagnostics explain those), any other warning still shows."""
+
+    def echo_num_it(lrs, losses, num_it):
+        return float(num_it), (lrs[0], losses[0])
+
+    def warning_suggest_lrs(*args, **kwargs):
+        warnings.warn("something else", UserWarning, stacklevel=2)
+        return suggest_lrs(*args, **kwargs)
+
+    monkeypatch.setitem(schedcore.cli.METHODS, "echo_num_it", echo_num_it)
+    monkeypatch.setattr(schedcore.cli, "suggest_lrs", warning_suggest_lrs)
+    with pytest.warns(UserWarning, match="something else"):
+        out, _ = run(capsys, "suggest", "lr_find.csv", "flat.json", "--num-it", 60, "--methods", "echo_num_it,slide", "--json")
+    assert [(r["num_it"], r["suggestions"]["echo_num_it"]) for r in json.loads(out)] == [(60, 60.0), (60, 60.0)]
 
 
 def test_suggest_errors(capsys, curves, figures):
