@@ -41,7 +41,23 @@ def test_combined_cos_names_the_bad_value(name, args):
         combined_cos(0.5, *args)
 
 
-def test_pcts_sum_tolerance():
-    assert combine_scheds([0.5, 0.5 + 9e-7], [SchedNo(1, 1)] * 2)(0.5) == 1.0
+def test_pcts_sum_tolerance_and_normalised_bounds():
+    """Within the tolerance pcts are divided by their sum s: boundaries c_i / s, the last one 1."""
+    s = 1.0 + 9e-7
+    f = combine_scheds([0.5, 0.5 + 9e-7], [SchedLin(0, 1e6), SchedLin(0, 1e6)])
+    np.testing.assert_allclose(f([0.25, 1.0]), [0.25 / (0.5 / s) * 1e6, 1e6], rtol=1e-12)
+    assert f(1.0) == 1e6
     with pytest.raises(ValueError, match="must sum to 1"):
         combine_scheds([0.5, 0.5 + 1.1e-6], [SchedNo(1, 1)] * 2)
+
+
+def test_bounds_like_rounds_up_to_the_nearest_value_of_ps_dtype():
+    from schedcore.combine import _bounds_like
+
+    bounds = np.array([0.0, 0.1, 0.3, 0.5, 1.0])
+    assert _bounds_like(bounds, np.zeros(2)) is bounds  # same dtype: as is
+    got = _bounds_like(bounds, np.zeros(2, dtype=np.float32))
+    assert got.dtype == np.float32
+    below = np.nextafter(got, np.float32(-np.inf))
+    assert np.all(got >= bounds) and np.all(below < bounds)  # the smallest float32 >= each bound
+    assert got[[0, 3, 4]].tolist() == [0.0, 0.5, 1.0]

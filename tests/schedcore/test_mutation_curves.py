@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from schedcore.curves import CURVE_FORMAT, LossCurve, curve_from_dict, load_curve
+from schedcore.curves import CURVE_FORMAT, LossCurve, curve_from_dict, load_curve, save_curve
 from schedcore.suggest import minimum
 
 LRS = [1e-3, 1e-2, 1e-1]
@@ -153,3 +153,83 @@ def test_json_null_and_infinity_strings():
     c = curve_from_dict({"lr": [1, 2, 3, 4, 5], "loss": [None, "inf", "-Infinity", " NaN ", 1]})
     assert math.isnan(c.losses[0]) and math.isnan(c.losses[3])
     assert c.losses[[1, 2, 4]].tolist() == [math.inf, -math.inf, 1.0]
+
+
+SETTINGS = {"a/b": "x y", "n": [1, 2]}
+SETTINGS_CSV = "%7B%22a%2Fb%22%3A%22x%20y%22%2C%22n%22%3A%5B1%2C2%5D%7D"  # compact JSON, every reserved char quoted
+
+
+def test_csv_text_exact(tmp_path):
+    path = save_curve(tmp_path / "c.csv", [1e-3, 0.1], [2.5, math.nan], [3.0, -math.inf], num_it=7, settings=SETTINGS)
+    assert path == tmp_path / "c.csv"
+    assert path.read_text() == (
+        "lr,loss,raw_loss,num_it,settings,points_left\n"
+        f"0.001,2.5,3.0,7,{SETTINGS_CSV},1\n"
+        "0.1,nan,-inf,7,,0\n"
+    )
+    c = load_curve(path)
+    assert (c.num_it, c.settings, c.source) == (7, SETTINGS, str(path))
+    assert c.raw_losses.tolist() == [3.0, -math.inf] and c.losses[0] == 2.5 and math.isnan(c.losses[1])
+
+
+def test_to_dict_and_json_file_exact(tmp_path):
+    c = LossCurve.of((1.0, 2.0, 3.0), [math.nan, math.inf, -math.inf], [0.5, 1.5, 2.5], 3, {"beta": 0.98})
+    expected = {
+        "format": CURVE_FORMAT,
+        "lr": [1.0, 2.0, 3.0],
+        "loss": [None, "inf", "-inf"],
+        "raw_loss": [0.5, 1.5, 2.5],
+        "num_it": 3,
+        "settings": {"beta": 0.98},
+    }
+    assert c.to_dict() == expected
+    assert LossCurve.of([1.0], [2.0]).to_dict() == {"format": CURVE_FORMAT, "lr": [1.0], "loss": [2.0], "num_it": None, "settings": {}}
+    for name in ("c.JSON", "c.json"):
+        assert json.loads(c.save(tmp_path / name).read_text()) == expected
+    back = load_curve(tmp_path / "c.json")
+    assert back.losses[1:].tolist() == [math.inf, -math.inf] and math.isnan(back.losses[0])
+
+
+@pytest.mark.parametrize("name", ["c.NPZ", "c.Csv"])
+def test_extensions_are_case_blind_when_saving(tmp_path, name):
+    path = LossCurve.of(LRS, LOSSES, [1.0, 1.0, 1.0], 3, {"k": 1}).save(tmp_path / name)
+    c = load_curve(path)
+    assert (c.lrs.tolist(), c.losses.tolist(), c.raw_losses.tolist(), c.num_it, c.settings) == (LRS, LOSSES, [1.0] * 3, 3, {"k": 1})
+
+
+def test_of_checks_and_keeps_every_field():
+    settings = {"t": (1, 2)}
+    c = LossCurve.of([1, 2], (3, None), np.array([5.0, 6.0]), num_it=1, settings=settings, source="here")
+    assert (c.lrs.dtype, c.lrs.tolist(), c.raw_losses.tolist(), c.num_it, c.source, len(c)) == (np.float64, [1.0, 2.0], [5.0, 6.0], 1, "here", 2)
+    assert c.losses[0] == 3.0 and math.isnan(c.losses[1])
+    assert c.settings == {"t": [1, 2]} and c.settings is not settings  # a JSON copy
+    assert LossCurve.of([1.0], [2.0]).settings == {} and LossCurve.of([1.0], [2.0]).raw_losses is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"lrs": None}, TypeError, "lrs and losses are required; got lrs=None, losses=[2.0, 1.0]"),
+        ({"losses": None}, TypeError, "lrs and losses are required; got lrs=[1.0, 2.0], losses=None"),
+        ({"lrs": [1.0, "x"]}, ValueError, "'lr' must hold numbers; got [1.0, 'x']"),
+        ({"raw_losses": [[1.0, 2.0]]}, ValueError, "'raw_loss' must be 1-D (one curve); got shape (1, 2)"),
+        ({"raw_losses": [1.0]}, ValueError, "columns have different lengths: {'lr': 2, 'loss': 2, 'raw_loss': 1}"),
+        ({"lrs": [], "losses": []}, ValueError, "the curve has no points"),
+        ({"lrs": [1.0, -math.inf]}, ValueError, "lr at point 1 is -inf; lrs must be finite"),
+        ({"lrs": [math.nan, 1.0]}, ValueError, "lr at point 0 is nan; lrs must be finite"),
+        ({"num_it": 0}, ValueError, "num_it must be an integer >= 1; got 0"),
+        ({"num_it": 2.0}, TypeError, "num_it must be an integer; got 2.0"),
+        ({"settings": [("a", 1)]}, TypeError, "settings must be a dict; got list"),
+        ({"settings": {"x": math.nan}}, ValueError, "settings must be JSON-serialisable ("),
+        ({"settings": {"x": {1, 2}}}, ValueError, "settings must be JSON-serialisable ("),
+    ],
+)
+def test_of_errors_exact(kwargs, error, match):
+    args = {"lrs": [1.0, 2.0], "losses": [2.0, 1.0], **kwargs}
+    with pytest.raises(error) as e:
+        LossCurve.of(**args)
+    assert str(e.value).startswith(match)
+
+
+def test_of_accepts_num_it_one_and_tuples():
+    assert LossCurve.of((1.0,), (2.0,), num_it=1).num_it == 1

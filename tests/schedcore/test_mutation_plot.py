@@ -88,7 +88,8 @@ def test_bare_lr_markers_sit_on_the_log_interpolated_curve(figs):
 
 def test_plot_schedules_values_labels_and_groups(figs):
     scheds = {"lr": SchedLin([0.0, 1.0], [1.0, 3.0]), "wd": SchedLin(0.5, 0.0)}
-    fig = plot_schedules(scheds, n_steps=4, title="two hypers")
+    with mpl.rc_context({"legend.loc": "upper left"}):
+        fig = plot_schedules(scheds, n_steps=4, title="two hypers")
     figs(fig)
     table = schedule_table(scheds, 4)
     lr_ax, wd_ax = fig.axes
@@ -100,6 +101,9 @@ def test_plot_schedules_values_labels_and_groups(figs):
         np.testing.assert_array_equal(line.get_xdata(), table.steps)
         np.testing.assert_allclose(line.get_ydata(), [start + (end - start) * k / 4 for k in range(4)])
     assert [t.get_text() for t in lr_ax.get_legend().get_texts()] == ["group 0", "group 1"]
+    assert lr_ax.get_legend()._loc == 0  # "best"
+    assert lr_ax.get_shared_x_axes().joined(lr_ax, wd_ax)
+    assert fig.subplotpars.left != mpl.rcParams["figure.subplot.left"]  # tight_layout moved the margins
     assert wd_ax.get_legend() is None
     np.testing.assert_allclose(wd_ax.lines[0].get_ydata(), [0.5, 0.375, 0.25, 0.125])
     fig = plot_schedules(({"lr": SchedLin(1.0, 0.0)}, 3), n_steps=2)
@@ -120,5 +124,62 @@ def test_save_figure_format_from_extension_and_dpi(tmp_path, figs, name):
         assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (320, 240)  # 6.4 x 4.8 in
     else:
         assert b"<svg" in data[:500]
+    if name.endswith("PNG"):  # dpi 100 by default
+        data = save_figure(fig, tmp_path / name).read_bytes()
+        assert int.from_bytes(data[16:20], "big") == 640
     with pytest.raises(ValueError, match="give the figure file an extension"):
         save_figure(fig, tmp_path / "noext")
+
+
+@pytest.mark.parametrize(
+    "platform, environ, loaded, agg",
+    [
+        ("linux", {}, False, True),
+        ("linux", {"DISPLAY": ""}, False, True),  # empty is no display
+        ("linux", {"DISPLAY": ":0"}, False, False),
+        ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, False, False),
+        ("linux", {"MPLBACKEND": "pdf"}, False, False),  # the user's choice wins
+        ("linux", {}, True, False),  # pyplot already chose its backend
+        ("darwin", {}, False, False),
+    ],
+)
+def test_pyplot_picks_agg_only_when_headless_and_unchosen(monkeypatch, platform, environ, loaded, agg):
+    import types
+
+    import schedcore.plot as plot
+
+    used = []
+    monkeypatch.setattr(mpl, "use", used.append)
+    modules = {"matplotlib.pyplot": None} if loaded else {}
+    monkeypatch.setattr(plot, "sys", types.SimpleNamespace(platform=platform, modules=modules))
+    monkeypatch.setattr(plot, "os", types.SimpleNamespace(environ=environ))
+    assert plot.pyplot().__name__ == "matplotlib.pyplot"
+    assert used == (["Agg"] if agg else [])
+
+
+def test_pyplot_without_matplotlib_says_how_to_install(monkeypatch):
+    import sys
+
+    from schedcore.plot import PLOT_INSTALL_HINT, pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError) as e:
+        pyplot()
+    assert (str(e.value), e.value.name) == (PLOT_INSTALL_HINT, "matplotlib")
+    assert 'pip install "schedcore[plot]"' in PLOT_INSTALL_HINT
+
+
+def test_close_frees_the_figure():
+    fig = plot_lr_find([1e-3, 1e-2], [2.0, 1.0], skip_end=0)
+    assert fig.number in mpl.pyplot.get_fignums()
+    close(fig)
+    assert fig.number not in mpl.pyplot.get_fignums()
+
+
+def test_save_figure_unknown_format_lists_the_known_ones(tmp_path, figs):
+    fig = plot_lr_find([1e-3, 1e-2], [2.0, 1.0], skip_end=0)
+    figs(fig)
+    with pytest.raises(ValueError) as e:
+        save_figure(fig, tmp_path / "f.nope")
+    assert str(e.value).startswith(f"{tmp_path / 'f.nope'}: unknown figure format 'nope'; use one of [")
+    assert "'png'" in str(e.value) and not (tmp_path / "f.nope").exists()
