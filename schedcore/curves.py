@@ -250,8 +250,8 @@ def _from_dict(data: Mapping | Sequence, source: str) -> LossCurve:
 
 
 def _column(name: str, values) -> np.ndarray:
-    if isinstance(values, (list, tuple)):
-        values = [_from_json(v) for v in values]
+    # JSON's null and strings such as "inf", "-Infinity", "NaN" need nothing: numpy's float
+    # conversion reads None as NaN and those strings as float() does
     try:
         a = to_numpy(values)
     except (TypeError, ValueError, OverflowError):
@@ -311,11 +311,6 @@ def _records_to_columns(records: Sequence) -> dict[str, list]:
         return {k: [_get(r, k) for r in records] for k in ("lr", "loss")}
     except ValueError as e:
         raise ValueError(f"every record needs 'lr' and 'loss': {e}") from None
-
-
-def _from_json(v):
-    # JSON null is NaN; strings such as "inf" or "-Infinity" need nothing: numpy converts them
-    return math.nan if v is None else v
 
 
 def _json_list(a: np.ndarray) -> list:

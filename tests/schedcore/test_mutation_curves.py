@@ -233,3 +233,11 @@ def test_of_errors_exact(kwargs, error, match):
 
 def test_of_accepts_num_it_one_and_tuples():
     assert LossCurve.of((1.0,), (2.0,), num_it=1).num_it == 1
+
+
+def test_hand_built_curve_with_ragged_columns_is_not_written(tmp_path):
+    """LossCurve(...) skips of()'s checks; the CSV writer still refuses to drop points silently."""
+    curve = LossCurve(np.array([1.0, 2.0]), np.array([1.0]))
+    with pytest.raises(ValueError):
+        curve.save(tmp_path / "c.csv")
+    assert not (tmp_path / "c.csv").exists()

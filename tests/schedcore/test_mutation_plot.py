@@ -110,6 +110,9 @@ def test_plot_schedules_values_labels_and_groups(figs):
     figs(fig)
     assert fig.get_suptitle() == "" and tuple(fig.get_size_inches()) == pytest.approx((6.4, 2.4))
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [1.0, 0.5])
+    fig = plot_schedules({"wd": SchedLin(0.5, 0.0)})  # 1000 steps by default
+    figs(fig)
+    assert fig.axes[0].get_xlabel() == "step (of 1000)" and len(fig.axes[0].lines[0].get_xdata()) == 1000
     with pytest.raises(TypeError, match="title must be a str or None"):
         plot_schedules(scheds, title=1)
 
@@ -127,6 +130,8 @@ def test_save_figure_format_from_extension_and_dpi(tmp_path, figs, name):
     if name.endswith("PNG"):  # dpi 100 by default
         data = save_figure(fig, tmp_path / name).read_bytes()
         assert int.from_bytes(data[16:20], "big") == 640
+    with pytest.raises(ValueError, match="unknown figure format 'xpng'"):  # only the dot is stripped
+        save_figure(fig, tmp_path / "f.Xpng")
     with pytest.raises(ValueError, match="give the figure file an extension"):
         save_figure(fig, tmp_path / "noext")
 
