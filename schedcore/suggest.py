@@ -32,6 +32,7 @@ import functools
 import inspect
 import math
 import numbers
+import sys
 import warnings
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -69,6 +70,16 @@ _VECTORISE_FROM = 128
 
 class SuggestionWarning(UserWarning):
     """A suggester could not use a curve (its suggestion is ``nan``), with the reason."""
+
+
+def _warn(message: str) -> None:
+    """Warn with the line of the first caller outside this module: the user's call, whether it
+    reached the suggester directly or through :func:`suggest_lrs` (a fixed stacklevel cannot be
+    right for both)."""
+    level, frame = 1, sys._getframe(0)
+    while frame.f_globals.get("__name__") == __name__:
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, SuggestionWarning, stacklevel=level)
 
 
 # ------------------------------------------------------------------------------- curve handling
@@ -151,8 +162,7 @@ def _warn_poor_guide(name: str, poor: np.ndarray, batched: bool) -> None:
         where = f"in {int(poor.sum())} of {len(poor)} curves (curve {shown}) {_NEVER_DECREASES}"
     else:
         where = _NEVER_DECREASES
-    message = f"{name}: {where}: the curve is a poor guide; the suggestion is fastai's value for it"
-    warnings.warn(message, SuggestionWarning, stacklevel=4)
+    _warn(f"{name}: {where}: the curve is a poor guide; the suggestion is fastai's value for it")
 
 
 def _method_problems(c: _Curves, min_points: int, needs_log: bool) -> list[list[str]]:
@@ -196,12 +206,15 @@ def _warn_unusable(name: str, reasons: list[list[str]], batched: bool) -> None:
         shown = "; ".join(f"curve {b}: {r}" for b, r in bad[:3])
         more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
         message = f"{name}: cannot use {len(bad)} of {len(reasons)} curves, their suggestions are nan ({shown}{more})"
-    warnings.warn(message, SuggestionWarning, stacklevel=4)
+    _warn(message)
 
 
 def _nans(c: _Curves, bad: np.ndarray) -> Result:
-    nan = np.full(len(bad), np.nan)
-    return _result(nan, nan, nan, bad, c.batched)
+    """Every curve unusable: nan suggestions and points (float64 arrays for a batch)."""
+    if not c.batched:
+        return math.nan, (math.nan, math.nan)
+    sugg, x, y = np.full((3, len(bad)), np.nan)
+    return sugg, (x, y)
 
 
 def _result(sugg: np.ndarray, x: np.ndarray, y: np.ndarray, bad: np.ndarray, batched: bool) -> Result:
@@ -481,11 +494,11 @@ def _slide_args(lr_diff, thresh, adjust_value) -> tuple[int, float, float]:
 
 
 def _gradient(y: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """``np.gradient(row[:length])`` for every row (unit spacing; one-sided at both ends)."""
+    """``np.gradient(row[:length])`` for every row (unit spacing; one-sided at both ends: the
+    last point of each row, ``length - 1``, is set last, so the padding's values never matter)."""
     g = np.empty_like(y)
     g[:, 1:-1] = (y[:, 2:] - y[:, :-2]) / 2.0
     g[:, 0] = y[:, 1] - y[:, 0]
-    g[:, -1] = y[:, -1] - y[:, -2]
     rows, e = np.arange(len(y)), length - 1
     g[rows, e] = y[rows, e] - y[rows, e - 1]
     return g
@@ -723,7 +736,7 @@ def _run_one(func: Callable, c: _Curves, b: int, problems: list[str], num_it: in
             return float(s), float(x), float(y)
         except Exception as e:  # a user's function failing on one curve must not sink the batch
             reason = f"raised {type(e).__name__}: {e}"
-    warnings.warn(f"{name}: cannot use this curve{where}: {reason}; the suggestion is nan", SuggestionWarning, stacklevel=4)
+    _warn(f"{name}: cannot use this curve{where}: {reason}; the suggestion is nan")
     return np.nan, np.nan, np.nan
 
 
@@ -1007,11 +1020,11 @@ def _noise(c: _Curves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mad = np.nanmedian(np.abs(d2 - np.nanmedian(d2, axis=1)[:, None]), axis=1)
         sigma[ok] = 1.4826 * mad / np.sqrt(6)
         low = np.where(np.isnan(y), np.inf, y).argmin(1)
-        peak = np.maximum.accumulate(np.where(np.isnan(y), -np.inf, y), axis=1)[np.arange(len(y)), low]
+        peak = np.maximum.accumulate(y, axis=1)[np.arange(len(y)), low]  # NaN only after low
         drop[ok] = peak - y[np.arange(len(y)), low]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(drop > 0, sigma / drop, 0.0)
-    return np.nan_to_num(ratio, nan=0.0), sigma, drop
+    return ratio, sigma, drop  # ratio is never NaN: drop > 0 only where sigma was computed
 
 
 # ------------------------------------------------------------------------- pooled: descent
@@ -1095,12 +1108,10 @@ def descent(
         each = [_descent_lr(*_pool(c, [b]), done) for b in keep]
         width = float(np.log10(max(each)) - np.log10(min(each)))
         if width > spread_warn:
-            warnings.warn(
+            _warn(
                 f"descent: the {len(keep)} runs disagree: their own suggestions spread over {width:.2g} decades "
                 f"(from {min(each) * 10.0**-back:.3g} to {max(each) * 10.0**-back:.3g}); the range test is a poor "
-                "guide here (check the curves; try a few lrs)",
-                SuggestionWarning,
-                stacklevel=2,
+                "guide here (check the curves; try a few lrs)"
             )
     y = float(np.interp(np.log10(s), np.log10(x), pooled))
     return float(s), (float(s), y)
@@ -1114,18 +1125,13 @@ def _descent_args(done, back, spread_warn) -> tuple[float, float, float]:
 def _pool(c: _Curves, rows) -> tuple[np.ndarray, np.ndarray]:
     """(lrs, median loss) over ``rows`` on the union of their lrs; a run is NaN (ignored) before
     its first lr and +inf (diverged) after its last; only points with a finite median are kept."""
-    rows = list(rows)
-    if all(np.array_equal(c.lrs[b, : c.length[b]], c.lrs[rows[0], : c.length[b]]) for b in rows):
-        longest = max(rows, key=lambda b: c.length[b])
-        x = c.lrs[longest, : c.length[longest]]
-    else:
-        x = np.unique(np.concatenate([c.lrs[b, : c.length[b]] for b in rows]))
+    x = np.unique(np.concatenate([c.lrs[b, : c.length[b]] for b in rows]))
     lx = np.log10(x)
     ys = np.empty((len(rows), len(x)))
     for r, b in enumerate(rows):
         xb, yb = np.log10(c.lrs[b, : c.length[b]]), c.losses[b, : c.length[b]]
-        ys[r] = np.where(lx < xb[0], np.nan, np.where(lx > xb[-1], np.inf, np.interp(lx, xb, yb)))
-    pooled = np.nanmedian(ys, axis=0) if len(rows) > 1 else ys[0]
+        ys[r] = np.interp(lx, xb, yb, left=np.nan, right=np.inf)
+    pooled = np.nanmedian(ys, axis=0)  # every lr of x is some run's own: no all-NaN column
     ok = np.isfinite(pooled)
     return x[ok], pooled[ok]
 
