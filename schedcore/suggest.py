@@ -364,7 +364,7 @@ def valley(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> Resu
     if bad.all():
         return _nans(c, bad)
     lds = _lds_batched(c.losses, c.length) if len(c.length) >= _VECTORISE_FROM else _lds_rows(c)
-    end = np.where(c.valid, lds, 0).argmax(1)
+    end = lds.argmax(1)  # padding lds (0 or 1) never exceed a curve's own, and come after it
     start = end - lds[c.rows, end]
     sec = (end - start) / 3
     idx = np.maximum(start + np.floor(sec).astype(int) + np.floor(sec / 2).astype(int), 0)
@@ -611,7 +611,7 @@ def trim_curve(lrs: ArrayLike, losses: ArrayLike, num_it: int | None = None) -> 
     ([2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0])
     """
     x, y = as_array(lrs, "lrs"), as_array(losses, "losses")
-    if x.ndim == 0 or y.ndim == 0 or x.shape[-1:] != y.shape[-1:]:
+    if x.ndim == 0 or x.shape[-1:] != y.shape[-1:]:  # a 0-d y has shape[-1:] == ()
         raise ValueError(f"lrs and losses must have as many points; got shapes {x.shape} and {y.shape}")
     if x.shape != y.shape:  # one curve's lrs for a batch of losses, or the other way round
         c = _curves(x, y)
@@ -720,7 +720,7 @@ def _run(func: Callable, lrs: np.ndarray, losses: np.ndarray, num_it: int) -> Re
     problems = _curve_problems(c)
     _warn_poor_guide(_func_name(func), _never_decreasing(c) & ~np.array([bool(p) for p in problems]), c.batched)
     out = [_run_one(func, c, b, problems[b], num_it) for b in range(len(c.length))]
-    s, x, y = (np.array([o[i] for o in out], dtype=np.float64) for i in range(3))
+    s, x, y = (np.array([o[i] for o in out]) for i in range(3))  # Python floats: float64
     if c.batched:
         return s, (x, y)
     return float(s[0]), (float(x[0]), float(y[0]))

@@ -5,8 +5,9 @@ overflow-safe (halved) evaluation and its clipping, and hashing."""
 import numpy as np
 import pytest
 
+from schedcore import schedule_table
 from schedcore._io import human_bytes, memory_available
-from schedcore.annealers import SchedCos, SchedExp, SchedLin, SchedPoly, as_positions, group_values
+from schedcore.annealers import SchedCos, SchedExp, SchedLin, SchedNo, SchedPoly, as_positions, group_values
 
 
 def test_the_first_position_out_of_range_is_named_not_a_one_before_it():
@@ -71,3 +72,50 @@ def test_different_annealers_hash_differently():
     scheds = [SchedLin(0, 1), SchedCos(0, 1), SchedLin(0, 2), SchedPoly(0, 1, 2.0), SchedExp(1, 2), SchedLin([0, 1], [1, 2])]
     assert len({hash(s) for s in scheds}) == len(scheds)
     assert hash(SchedLin(0, 1)) == hash(SchedLin(0.0, 1.0))
+
+
+# ---------------------------------------------- the _eval contract: out= buffers, float32, is_sorted
+
+P = np.arange(9) / 8  # ends at pos 1, where the value is ``end`` exactly
+FORMULAS = [
+    (SchedLin(0.5, 2.0), lambda p: 0.5 + 1.5 * p),
+    (SchedCos(0.5, 2.0), lambda p: 0.5 + 1.5 * (1 - np.cos(np.pi * p)) / 2),
+    (SchedPoly(0.5, 2.0, 3.0), lambda p: 0.5 + 1.5 * p**3),
+    (SchedExp(0.5, 2.0), lambda p: 0.5 * 4.0**p),
+    (SchedExp(-1e-300, -1e300), lambda p: -np.exp(np.log(1e-300) + p * (np.log(1e300) - np.log(1e-300)))),
+    (SchedNo(0.5, 2.0), lambda p: 0.5 + 0 * p),
+]
+
+
+def evaluate(sched, p, dtype, is_sorted, out):
+    """What a table does (Schedule's docstring): _eval on positions of the table's dtype,
+    into a buffer of that dtype when one is given."""
+    buffer = np.empty(p.shape + ((sched.n_groups,) if sched.n_groups else ()), dtype) if out else None
+    values = sched._eval(p.astype(dtype), is_sorted=is_sorted, out=buffer)
+    assert values.dtype == dtype and (buffer is None or values is buffer)
+    return values
+
+
+@pytest.mark.parametrize("sched, formula", FORMULAS, ids=lambda v: repr(v) if hasattr(v, "_eval") else "")
+@pytest.mark.parametrize("dtype, out", [(np.float64, False), (np.float64, True), (np.float32, True)])
+@pytest.mark.parametrize("is_sorted", [True, False])
+def test_eval_follows_the_formula_into_a_buffer_of_either_dtype(sched, formula, dtype, out, is_sorted):
+    if dtype == np.float32 and abs(sched.start) < 1e-38:
+        return  # 1e-300 .. 1e300 is beyond float32
+    values = evaluate(sched, P, dtype, is_sorted, out)
+    with np.errstate(over="ignore"):
+        expected = formula(P).astype(dtype)
+    np.testing.assert_allclose(values, expected, rtol=2e-6 if dtype == np.float32 else 1e-12)
+    if not isinstance(sched, SchedExp):  # SchedExp's end is "equal up to rounding" (its docstring)
+        assert values[-1] == dtype(sched.start if isinstance(sched, SchedNo) else sched.end)  # the end exactly
+    table = schedule_table(sched, 8, dtype=dtype)["lr"]  # rows 0..7 of 8 steps
+    np.testing.assert_array_equal(table, values[:-1])
+
+
+@pytest.mark.parametrize("dtype, out", [(np.float64, False), (np.float64, True), (np.float32, True)])
+@pytest.mark.parametrize("cls", [SchedLin, SchedCos, SchedExp, SchedNo, lambda s, e: SchedPoly(s, e, 0.5)])
+def test_per_group_values_are_the_scalar_schedules_side_by_side(cls, dtype, out):
+    grouped = evaluate(cls([0.5, 4.0], [2.0, 1.0]), P, dtype, True, out)
+    assert grouped.shape == (9, 2)
+    for g, (s, e) in enumerate([(0.5, 2.0), (4.0, 1.0)]):
+        np.testing.assert_array_equal(grouped[:, g], evaluate(cls(s, e), P, dtype, False, out))

@@ -339,3 +339,82 @@ def test_batched_poor_guide_warning_lists_five_curves(n_poor, shown):
         "the suggestion is fastai's value for it"
     )
     np.testing.assert_array_equal(s, [0.3] + [0.1] * n_poor)  # lrs[argmin] / 10
+
+
+def _private(lrs, losses, num_it):
+    return lrs[0], (lrs[0], losses[0])
+
+
+def test_field_names_number_repeats_and_replace_private_names():
+    s = suggest_lrs([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], funcs=(valley, valley, valley, _private), trim=False)
+    assert s._fields == ("valley", "valley_2", "valley_3", "func3")
+
+
+@pytest.mark.parametrize(
+    "lrs, losses, error, message",
+    [
+        ([1.0, 2.0, 3.0], [1.0, 2.0], ValueError, "lrs and losses must have as many points; got shapes (3,) and (2,)"),
+        ([1.0, 2.0], 1.0, ValueError, "lrs and losses must have as many points; got shapes (2,) and ()"),
+        (1.0, 1.0, ValueError, "lrs and losses must have as many points; got shapes () and ()"),
+        ([1.0, 2.0], "ab", TypeError, "losses must hold numbers; got 'ab' (str)"),
+    ],
+)
+def test_trim_curve_errors(lrs, losses, error, message):
+    with pytest.raises(error) as e:
+        trim_curve(lrs, losses)
+    assert str(e.value) == message
+
+
+class Halfway:
+    """A callable object without a __name__: its field and warnings use the class name."""
+
+    def __call__(self, lrs, losses, num_it):
+        return lrs[len(lrs) // 2], (lrs[len(lrs) // 2], losses[len(lrs) // 2])
+
+
+def test_a_callable_object_is_named_after_its_class():
+    lrs = 10.0 ** np.arange(-6, 3)
+    s = suggest_lrs(lrs, [2.0, 1.9, 1.7, 1.2, 0.8, 0.6, 0.7, 1.5, 3.0], funcs=(Halfway(),), trim=False)
+    assert s._fields == ("Halfway",) and s.Halfway == 1e-2
+
+
+@pytest.mark.parametrize("funcs", ["valley", [valley, 3]])
+def test_funcs_must_all_be_callable(funcs):
+    with pytest.raises(TypeError) as e:
+        suggest_lrs([1.0, 2.0], [2.0, 1.0], funcs=funcs)
+    assert str(e.value) == f"funcs must be a sequence of suggestion functions; got {funcs!r}"
+
+
+def test_suggest_lrs_passes_the_number_of_points_as_num_it_by_default():
+    """20 points: trim keeps [20 // 10 : -5] = points 2..14; first_lr gives lrs[2] * 20."""
+    lrs = np.arange(1.0, 21.0)
+    s = suggest_lrs(lrs, 30.0 - lrs, funcs=(first_lr,))
+    assert s.first_lr == 3.0 * 20
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("ab", [1.0]), "lrs must hold numbers; got 'ab' (str)"),
+        (([1.0], "ab"), "losses must hold numbers; got 'ab' (str)"),
+        (([1.0], "ab", 1), "losses must hold numbers; got 'ab' (str)"),
+    ],
+)
+def test_suggest_lrs_names_the_array_that_is_not_numbers(args, message):
+    with pytest.raises(TypeError) as e:
+        suggest_lrs(*args, trim=False)
+    assert str(e.value) == message
+
+
+def test_trim_curve_cuts_each_curve_of_a_batch_at_its_first_nan():
+    row = np.r_[np.arange(12.0), np.nan, np.zeros(7)]
+    x, y = trim_curve(np.arange(20.0), np.stack([row, np.arange(20.0)]))
+    np.testing.assert_array_equal(x, [np.arange(2.0, 15.0)] * 2)  # one lrs row per curve
+    np.testing.assert_array_equal(y, [np.r_[np.arange(2.0, 12.0), [np.nan] * 3], np.arange(2.0, 15.0)])
+
+
+def test_minimum_of_a_batch_with_an_unusable_curve():
+    (s, (x, y)), messages = caught(lambda: minimum([1.0, 2.0, 3.0], [[3.0, 1.0, 2.0], [np.nan] * 3]))
+    np.testing.assert_array_equal(s, [0.2, np.nan])
+    np.testing.assert_array_equal(y, [1.0, np.nan])
+    assert only(messages).startswith("minimum: cannot use 1 of 2 curves")
