@@ -5,11 +5,13 @@ and custom suggestion functions run one curve at a time."""
 
 import functools
 import math
+import os
 import warnings
 
 import numpy as np
 import pytest
 
+import schedcore
 from schedcore.suggest import (
     CurveDiagnosis,
     LossSmoother,
@@ -25,6 +27,7 @@ from schedcore.suggest import (
     valley,
 )
 
+PACKAGE = os.path.dirname(os.path.abspath(schedcore.__file__)) + os.sep
 NAN3 = [np.nan] * 3
 NEVER = "the loss never decreases (no decreasing stretch at all)"
 
@@ -38,11 +41,17 @@ def caught(f):
     return out, [(str(x.message), x.filename) for x in w]
 
 
+def outside_schedcore(filename):
+    """A warning points at the caller's line: outside the package (this file; under mutmut, its
+    trampoline), never into schedcore's own code."""
+    return not os.path.abspath(filename).startswith(PACKAGE)
+
+
 def only(messages):
-    """The one SuggestionWarning's text, which must point at this file (the caller's line)."""
+    """The one SuggestionWarning's text, which must point outside schedcore (the caller's line)."""
     assert len(messages) == 1, messages
     (text, filename), = messages
-    assert filename == __file__
+    assert outside_schedcore(filename), filename
     return text
 
 
@@ -178,7 +187,7 @@ def test_custom_functions_run_per_curve_on_the_kept_points_with_num_it():
         "first_lr: cannot use this curve (curve 2): NaN inside: the loss at point 2 is NaN but later ones are not; "
         "the loss at point 1 is inf; the suggestion is nan",
     ]
-    assert {f for _, f in messages} == {__file__}
+    assert all(outside_schedcore(f) for _, f in messages)
     (s1, _), messages = caught(lambda: suggest_lrs(lrs, losses[2], 20, funcs=(first_lr,), trim=False, return_points=True))
     assert math.isnan(s1.first_lr)
     assert only(messages) == (
