@@ -7,7 +7,16 @@ import pytest
 
 from schedcore import schedule_table
 from schedcore._io import human_bytes, memory_available
-from schedcore.annealers import SchedCos, SchedExp, SchedLin, SchedNo, SchedPoly, as_positions, group_values
+from schedcore.annealers import (
+    SchedCos,
+    SchedExp,
+    SchedLin,
+    SchedNo,
+    SchedPoly,
+    as_positions,
+    as_schedule,
+    group_values,
+)
 
 
 def test_the_first_position_out_of_range_is_named_not_a_one_before_it():
@@ -119,3 +128,10 @@ def test_per_group_values_are_the_scalar_schedules_side_by_side(cls, dtype, out)
     assert grouped.shape == (9, 2)
     for g, (s, e) in enumerate([(0.5, 2.0), (4.0, 1.0)]):
         np.testing.assert_array_equal(grouped[:, g], evaluate(cls(s, e), P, dtype, False, out))
+
+
+def test_an_empty_table_and_the_default_name_in_as_schedule_errors():
+    assert schedule_table(SchedLin(0, 1), 8, start=3, stop=3)["lr"].shape == (0,)
+    with pytest.raises(TypeError) as e:
+        as_schedule(0.1)
+    assert str(e.value) == "schedule must be a schedule (a Schedule or a callable of pos); got 0.1"
