@@ -61,3 +61,16 @@ def test_bounds_like_rounds_up_to_the_nearest_value_of_ps_dtype():
     below = np.nextafter(got, np.float32(-np.inf))
     assert np.all(got >= bounds) and np.all(below < bounds)  # the smallest float32 >= each bound
     assert got[[0, 3, 4]].tolist() == [0.0, 0.5, 1.0]
+
+
+def test_jumps_at_boundaries_in_either_order_and_nested_unsorted_positions():
+    """A boundary belongs to the later piece on both paths (sorted arrays, and anything else);
+    a trailing empty piece hands pos 1 to the last non-empty one on both paths as well."""
+    f = combine_scheds([0.5, 0.5, 0.0], [SchedLin(0, 10), SchedLin(20, 30), SchedNo(99, 99)])
+    np.testing.assert_array_equal(f([0.0, 0.5, 1.0]), [0.0, 20.0, 30.0])
+    np.testing.assert_array_equal(f([1.0, 0.5, 0.0]), [30.0, 20.0, 0.0])
+    np.testing.assert_array_equal(f(np.array([[0.5, 1.0]])), [[20.0, 30.0]])
+    inner = combine_scheds([0.5, 0.5], [SchedLin(0, 1), SchedLin(10, 11)])
+    nested = combine_scheds([0.5, 0.5], [inner, SchedNo(5, 5)])
+    # positions 0.4, 0.1, 0.3 are 0.8, 0.2, 0.6 in the first piece: 10 + (0.8-0.5)/0.5, 0.2/0.5, 10 + 0.1/0.5
+    np.testing.assert_allclose(nested([0.4, 0.1, 0.3, 0.9]), [10.6, 0.4, 10.2, 5.0])
