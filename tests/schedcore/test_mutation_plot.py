@@ -188,3 +188,14 @@ def test_save_figure_unknown_format_lists_the_known_ones(tmp_path, figs):
         save_figure(fig, tmp_path / "f.nope")
     assert str(e.value).startswith(f"{tmp_path / 'f.nope'}: unknown figure format 'nope'; use one of [")
     assert "'png'" in str(e.value) and not (tmp_path / "f.nope").exists()
+
+
+def test_plot_schedules_of_a_partial_table_uses_its_step_numbers(figs):
+    """Rows 2..3 of a 4-step table are drawn at steps 2 and 3, out of 4."""
+    table = schedule_table({"wd": SchedLin(0.5, 0.0)}, 4, start=2)
+    fig = plot_schedules(table)
+    figs(fig)
+    (line,) = fig.axes[0].lines
+    np.testing.assert_array_equal(line.get_xdata(), [2, 3])
+    np.testing.assert_allclose(line.get_ydata(), [0.25, 0.125])
+    assert fig.axes[0].get_xlabel() == "step (of 4)"
