@@ -6,7 +6,17 @@ import re
 import numpy as np
 import pytest
 
-from schedcore import SchedLin, _io, load_table, save_table, schedule_table, table_csv_lines, tables
+from schedcore import (
+    SchedCos,
+    SchedExp,
+    SchedLin,
+    _io,
+    load_table,
+    save_table,
+    schedule_table,
+    table_csv_lines,
+    tables,
+)
 from schedcore.tables import ScheduleTable
 
 
@@ -29,6 +39,8 @@ def test_table_object():
             t.row(k)
     with pytest.raises(TypeError, match=r"^k must be an integer; got 3.0 \(float\)$"):
         t.row(3.0)
+    pos = np.array([0.5, 0.75])
+    assert ScheduleTable({"lr": np.zeros(2)}, n_steps=4, start=2, pos=pos).pos is pos  # a given pos is used as is
     empty = ScheduleTable({}, n_steps=4)
     assert (empty.rows, empty.pos.tolist(), empty.steps.tolist()) == (0, [], [])
     with pytest.raises(ValueError, match=_exact("table columns have different lengths [2, 3]")):
@@ -78,6 +90,10 @@ def test_schedule_table_inputs():
         schedule_table({"lr": []}, 4)
     with pytest.raises(ValueError, match=r"^'lr': per-group schedule 1 has 2 values per step; in a per-group list each schedule gives one$"):
         schedule_table({"lr": [SchedLin(0, 1), SchedLin([0, 1], [1, 2])]}, 4)
+    with pytest.raises(TypeError, match=r"^the schedule for 'mom' must be a schedule \(a Schedule or a callable of pos\); got 0.9$"):
+        schedule_table({"lr": SchedLin(0, 1), "mom": 0.9}, 4)
+    with pytest.raises(TypeError, match=r"^the schedule for lr\[1\] must be a schedule \(a Schedule or a callable of pos\); got 'x'$"):
+        schedule_table({"lr": [SchedLin(0, 1), "x"]}, 4)
     t = schedule_table({"lr": [SchedLin([0.0], [1.0])]}, 2)  # one value per step is fine
     assert t["lr"].tolist() == [[0.0], [0.5]]
 
@@ -139,6 +155,8 @@ HEADER = "step,pos,lr,n_steps,rows_left\n"
     (HEADER + "0,0.0,1.0,4,3\n1,0.25,1.0,4,1\n2,0.5,1.0,4,0\n", "the rows_left column must count down by one to 0; got 3.0, 1.0, 0.0"),
     (HEADER + "".join(f"{i},0.0,1.0,9,{5 - i}\n" for i in range(4)) + "4,0.0,1.0,9,2\n",
      "the rows_left column must count down by one to 0; got 5.0, 4.0, 3.0, ..."),
+    (HEADER + "".join(f"{i},0.0,1.0,9,{k}\n" for i, k in enumerate([4, 3, 1, 0])),
+     "the rows_left column must count down by one to 0; got 4.0, 3.0, 1.0, ..."),
     (HEADER + "0,0.0,1.0,4,1\n1,0.25,1.0,4,0\n2,0.5,1.0,4,-1\n", "the rows_left column must count down by one to 0; got 1.0, 0.0, -1.0"),
     (HEADER + "0,0.0,1.0,4,-1\n", "the rows_left column must count down by one to 0; got -1.0"),
     (HEADER + "0,0.0,1.0,4,2\n1,0.25,1.0,4,1\n", "the file is truncated: it ends after 2 rows, 1 rows short"),
@@ -161,6 +179,7 @@ HEADER = "step,pos,lr,n_steps,rows_left\n"
     ("# schedcore-table-v2 n_steps=4\nstep,pos,lr\n", "first line must be '# schedcore-table-v1 n_steps=N'"),
     ("# schedcore-table-v1 start=0 n_steps=4\nstep,pos,lr\n", "first line must be '# schedcore-table-v1 n_steps=N'"),
     ("# schedcore-table-v1 n_steps=x\nstep,pos,lr\n", "bad n_steps in header line '# schedcore-table-v1 n_steps=x'"),
+    ("# schedcore-table-v1 n_steps=4=4\nstep,pos,lr\n", "bad n_steps in header line '# schedcore-table-v1 n_steps=4=4'"),
     ("# schedcore-table-v1 n_steps=4 start=s\nstep,pos,lr\n", "bad n_steps in header line '# schedcore-table-v1 n_steps=4 start=s'"),
     ("# schedcore-table-v1 n_steps=4\n", "second line must be the column header 'step,pos,...'"),
     ("# schedcore-table-v1 n_steps=4\npos,step,lr\n", "second line must be the column header 'step,pos,...'"),
@@ -234,3 +253,13 @@ def test_load_table_path_errors(tmp_path):
     (tmp_path / "t.json").write_text("{}")
     with pytest.raises(ValueError, match=r"t.json: unknown table format '.json'; use .npz or .csv$"):
         load_table(tmp_path / "t.json")
+
+
+@pytest.mark.parametrize("sched", [SchedCos(1.0, 0.1), SchedExp(1e-3, 1.0)])
+def test_float32_group_column_is_its_schedules_float32_column(sched):
+    """Each per-group column is computed in the table's dtype, as the schedule's own column is
+    (float32 arithmetic, not float64 rounded afterwards: those differ in the last bits)."""
+    own = schedule_table({"lr": sched}, 1000, dtype=np.float32)["lr"]
+    grouped = schedule_table({"lr": [sched, sched]}, 1000, dtype=np.float32)["lr"]
+    np.testing.assert_array_equal(grouped, np.stack([own, own], 1))
+    assert np.any(own != schedule_table({"lr": sched}, 1000)["lr"].astype(np.float32))
