@@ -299,12 +299,19 @@ def _dead_pid() -> int:
 def test_stale_temps_removed_on_next_write(tmp_path):
     stale = tmp_path / f".t.csv.{_dead_pid()}.0123456789abcdef.schedcore-tmp"
     stale.write_bytes(b"x" * 1000)
-    live = tmp_path / f".t.csv.{os.getppid()}.fedcba9876543210.schedcore-tmp"  # a writer still running
-    live.write_bytes(b"y")
-    other = tmp_path / ".t.csv.12345.tmp"  # not ours: never touched
-    other.write_bytes(b"z")
-    save_table(schedule_table(SchedLin(0, 1), 3), tmp_path / "u.csv")
-    assert not stale.exists() and live.exists() and other.exists()
+    # a writer still running: a child of ours (never os.getppid(): under mutmut a mutant that
+    # signals the pid, os.kill(pid, 1), would hang up the mutation runner itself)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f".t.csv.{writer.pid}.fedcba9876543210.schedcore-tmp"
+        live.write_bytes(b"y")
+        other = tmp_path / ".t.csv.12345.tmp"  # not ours: never touched
+        other.write_bytes(b"z")
+        save_table(schedule_table(SchedLin(0, 1), 3), tmp_path / "u.csv")
+        assert not stale.exists() and live.exists() and other.exists() and writer.poll() is None
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_temp_names_recognisable_and_none_left_on_errors(tmp_path, monkeypatch):
