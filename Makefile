@@ -37,8 +37,11 @@ bench: setup
 # run to some files or functions, e.g.  make mutation MUTANTS='schedcore.policies.*'
 MUTANTS ?= 'schedcore.*'
 JOBS    ?= 2
+# Always a fresh run: mutmut 3.8.1 keeps an existing mutants/ folder's results for functions
+# whose code did not change even when the tests did, so a rerun there can report stale scores.
 mutation: setup
 	$(PIP) install --quiet -e ".[mutation]"
+	rm -rf mutants
 	nice -n 10 $(VENV)/bin/mutmut run --max-children $(JOBS) $(MUTANTS)
 	$(PY) tools/mutation_score.py --survivors
 
