@@ -151,7 +151,8 @@ def test_direct_call_on_sorted_positions_equals_table_and_still_checks():
     np.testing.assert_array_equal(lr(x), schedule_table({"lr": lr}, 1000)["lr"])
     np.testing.assert_array_equal(lr(x[::-1]), lr(x)[::-1])  # unsorted: the general path, same values
     for bad, shown in (([0.1, np.nan, 0.5], "nan"), ([0.0, 0.5, 1.5], "1.5"), ([-0.5, 0.2, 0.1], "-0.5"),
-                       ([0.2, 0.1, 2.0], "2.0")):  # fmt: skip
+                       ([0.2, 0.1, 2.0], "2.0"), ([-0.5, 0.5], "-0.5"), ([-0.5, -0.25, 0.5], "-0.5")):  # fmt: skip
+        # (sorted with a negative start: the one-pass check must look at the first position)
         with pytest.raises(ValueError, match=f"positions must lie in \\[0, 1\\]; got {shown}"):
             lr(np.array(bad))
 
