@@ -46,9 +46,12 @@ from __future__ import annotations
 import atexit
 import copy
 import functools
+import gc
 import hashlib
+import io
 import math
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -90,8 +93,10 @@ DEFAULT_TIMEOUT = 600.0
 _LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
 #: did setup_distrib create the current group; is the at-exit handler registered; why this rank
 #: is leaving (an error left a distrib_ctx block: set until a later block ends normally); has it
-#: told the others; the client of the job's store (False: none reachable)
-_GROUP = {"ours": False, "atexit": False, "leaving": None, "announced": False, "store": None}
+#: told the others; the client of the job's store (False: none reachable); the exit status of the
+#: ``sys.exit`` that left the block; is the process ending through :func:`_exit_now`
+_GROUP = {"ours": False, "atexit": False, "leaving": None, "announced": False, "store": None,
+          "exit_code": None, "exiting": False}  # fmt: skip
 _EXIT_WAIT = 30.0
 _STORE_WAIT = 5.0
 
@@ -212,18 +217,23 @@ def _teardown_at_exit() -> None:
     rank 0 waits at most ``_EXIT_WAIT`` seconds for it (gloo's monitored barrier), then exits,
     which releases the others.
     """
+    if _GROUP["exiting"]:  # called again by _exit_now, which runs the remaining handlers
+        return
     try:
-        _leave_or_tear_down()
+        status = _leave_or_tear_down()
     finally:
         _GROUP["store"] = None  # close our store client now, while the interpreter is whole
+    if status is not None:
+        _exit_now(status)
 
 
-def _leave_or_tear_down() -> None:
+def _leave_or_tear_down() -> int | str | None:
+    """Leave or tear down; the exit status to end with at once when leaving with a known one."""
     if not dist.is_initialized():
-        return
+        return None
     if _GROUP["leaving"] is not None or "last_value" in vars(sys):
         _announce_leaving(_GROUP["leaving"] or _describe(getattr(sys, "last_value", None)))
-        return
+        return _leaving_status()
     if not _GROUP["ours"]:
         return
     try:
@@ -232,9 +242,61 @@ def _leave_or_tear_down() -> None:
         else:
             dist.barrier()
     except Exception:  # a rank is gone or elsewhere: nothing more to wait for
-        return
+        return None
     _GROUP["ours"] = False
     dist.destroy_process_group()
+    return None
+
+
+def _leaving_status() -> int | str | None:
+    """The status this leaving process would exit with: 1 for an uncaught exception ("SIGINT" for
+    Ctrl-C, which Python answers by killing itself with SIGINT), the ``sys.exit`` code that left
+    the block, or None when unknown (an error left the block, was caught, and the process ends
+    some other way: then it ends as Python ends it)."""
+    last = getattr(sys, "last_value", None)
+    if last is not None:
+        return "SIGINT" if isinstance(last, KeyboardInterrupt) else 1
+    return _GROUP["exit_code"]
+
+
+def _exit_status(e: SystemExit) -> int:
+    """The status Python exits with for an uncaught ``e`` (it prints a non-integer code first)."""
+    return 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+
+
+def _exit_now(status: int | str) -> None:
+    """End a leaving rank at once with ``status``, skipping the C++ teardown of the process group.
+
+    A rank that exits while another is blocked in a collective with it can abort in that
+    teardown: gloo's threads are still running, and about 1 exit in 10 on 2 CPUs ends in
+    "terminate called without an active exception" (SIGABRT, status -6 instead of the
+    ``sys.exit`` code), also in plain PyTorch and also after ``destroy_process_group``. Ending
+    with ``os._exit`` avoids it. What a normal exit does first is done here: the remaining
+    at-exit handlers run (logging's, multiprocessing's, the user's) and every open Python file
+    is flushed.
+    """
+    _GROUP["exiting"] = True
+    try:
+        atexit._run_exitfuncs()  # the handlers registered before ours (ours returns at once)
+    except BaseException:  # noqa: BLE001 - it reports a failing handler itself; the exit goes on
+        pass
+    for f in gc.get_objects():
+        if isinstance(f, io.IOBase):
+            try:
+                if not f.closed and f.writable():
+                    f.flush()
+            except Exception:  # noqa: BLE001 - a broken file must not keep the process alive
+                pass
+    for f in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            f.flush()
+        except Exception:  # noqa: BLE001 - closed or replaced streams
+            pass
+    if status == "SIGINT":
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        status = 128 + signal.SIGINT
+    os._exit(int(status) & 0xFF)
 
 
 # ------------------------------------------------------- which rank left (the job's store)
@@ -286,7 +348,7 @@ def _back_in_step() -> None:
             _job_store().delete_key(_left_key(dist.get_rank()))
         except Exception:
             pass
-    _GROUP.update(leaving=None, announced=False)
+    _GROUP.update(leaving=None, announced=False, exit_code=None)
 
 
 def _who_left(rank: int, world: int) -> str | None:
@@ -322,6 +384,7 @@ def _on_error(e: BaseException) -> None:
             _GROUP.update(leaving=f"stopped after {left} left", announced=True)  # the others know already
             return
     _GROUP["leaving"] = _describe(e)
+    _GROUP["exit_code"] = _exit_status(e) if isinstance(e, SystemExit) else None
     if isinstance(e, (SystemExit, KeyboardInterrupt)):
         _announce_leaving(_GROUP["leaving"])
 
@@ -722,7 +785,10 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     the block, ``sys.exit`` included): then it exits at once, noting in the job's store (the
     ``MASTER_ADDR:MASTER_PORT`` rendezvous) that it left and why, and its exit closes its
     connections, which fails the other ranks at once; they name it (rank 0 prints "rank 1
-    (sys.exit(3)) left the job"). An error is never answered by destroying
+    (sys.exit(3)) left the job"). It exits with the status Python would give it (the
+    ``sys.exit`` code; 1 for an exception) through ``os._exit``, after the other at-exit handlers
+    and a flush of every open file: PyTorch's C++ teardown of a group whose peer is blocked on
+    this rank can abort the process (SIGABRT). An error is never answered by destroying
     the group while other ranks may still use it (that can abort them). A group the caller
     created is never destroyed here.
 
@@ -785,4 +851,3 @@ def _shared_seed(seed: int | None, trainer: DistributedTrainer) -> int:
     mine = torch.tensor([torch.initial_seed() % 2**31], dtype=torch.int64, device=trainer.comm_device)
     dist.broadcast(mine, src=0)
     return int(mine.item())
-
