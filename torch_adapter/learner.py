@@ -177,14 +177,24 @@ class Learner:
             self._with_events(self._all_batches, "validate", CancelValidException)
 
     def _all_batches(self) -> None:
-        self.n_iter = len(self.dl) if self.dl is not None else 0
+        dl = self.dl
+        self.n_iter = len(dl) if dl is not None else 0
         step = 1.0 / (self.n_iter * self.n_epoch) if self.n_iter else 0.0
-        for i, batch in enumerate(self.dl if self.dl is not None else ()):
+        dev, n_inp, one_batch = self.device, self.n_inp, self._do_one_batch  # read once: the hot path
+        own_split = type(self)._split is not Learner._split  # a subclass's _split is called
+        for i, batch in enumerate(dl if dl is not None else ()):
             self.iter = i
-            self._split(batch)
+            if own_split:
+                self._split(batch)
+            else:  # Learner._split, inlined: this runs every step
+                for b in batch:
+                    if isinstance(b, torch.Tensor) and b.device != dev:
+                        batch = self._to_device(batch)
+                        break
+                self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
             try:
                 self("before_batch")
-                self._do_one_batch()
+                one_batch()
             except CancelBatchException:
                 self("after_cancel_batch")
             if self.training:
@@ -193,25 +203,35 @@ class Learner:
             self("after_batch")
 
     def _do_one_batch(self) -> None:
+        # Events that usually have no handler are fired only when one exists: ``self._handlers`` is
+        # read again at each (it is None after a callback is added or removed, and then ``self``
+        # rebuilds it), so this is ``self(event)`` without the call when nothing listens.
         self.pred = self.model(*self.xb)
-        self("after_pred")
+        if (h := self._handlers) is None or "after_pred" in h[self.training]:
+            self("after_pred")
         self.loss = self.loss_func(self.pred, *self.yb)
-        self("after_loss")
+        if (h := self._handlers) is None or "after_loss" in h[self.training]:
+            self("after_loss")
         if not self.training:
             return
-        self._check_loss()
+        if self.on_nonfinite != "continue" and not math.isfinite(self.loss.item()):
+            self._nonfinite()
         try:  # _with_events(self._backward, "backward", ...), inlined: this runs every step
-            self("before_backward")
+            if (h := self._handlers) is None or "before_backward" in h[self.training]:
+                self("before_backward")
             self._backward()
         except CancelBackwardException:
             self("after_cancel_backward")
-        self("after_backward")
+        if (h := self._handlers) is None or "after_backward" in h[self.training]:
+            self("after_backward")
         try:
-            self("before_step")
+            if (h := self._handlers) is None or "before_step" in h[self.training]:
+                self("before_step")
             (self.step_fn or self.opt.step)()
         except CancelStepException:
             self("after_cancel_step")
-        self("after_step")
+        if (h := self._handlers) is None or "after_step" in h[self.training]:
+            self("after_step")
         self.opt.zero_grad()
 
     def _backward(self) -> None:
@@ -251,17 +271,22 @@ class Learner:
             raise errors[0]
 
     def _split(self, batch) -> None:
-        """``xb, yb = batch[:n_inp], batch[n_inp:]``, moved to the model's device."""
+        """``xb, yb = batch[:n_inp], batch[n_inp:]``, moved to the model's device (the batch loop
+        does the same inline)."""
         dev = self.device
-        if any(isinstance(b, torch.Tensor) and b.device != dev for b in batch):
-            batch = [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
+        for b in batch:
+            if isinstance(b, torch.Tensor) and b.device != dev:
+                batch = self._to_device(batch)
+                break
         n_inp = self.n_inp
         self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
 
-    def _check_loss(self) -> None:
-        """NaN/inf training loss: warn and stop (or skip the batch) before its backward pass."""
-        if self.on_nonfinite == "continue" or math.isfinite(self.loss.item()):
-            return
+    def _to_device(self, batch) -> list:
+        dev = self.device
+        return [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
+
+    def _nonfinite(self) -> None:
+        """A NaN/inf training loss: warn and stop (or skip the batch) before its backward pass."""
         action = "stopping the fit" if self.on_nonfinite == "stop" else "skipping the batch"
         warnings.warn(
             f"non-finite training loss {self.loss.item()} at epoch {self.epoch}, batch {self.iter}: {action} "

@@ -99,15 +99,16 @@ class Recorder(Callback):
 
     def after_batch(self) -> None:
         learn = self.learn
-        if learn.loss is None:  # cancelled before the loss
+        loss = learn.loss
+        if loss is None:  # cancelled before the loss
             return
         if learn.training:
-            smoothed = self._smoother(learn.loss.item())  # schedcore's rule: NaN in, NaN out, kept out
+            smoothed = self._smoother(loss.item())  # schedcore's rule: NaN in, NaN out, kept out
             if smoothed == smoothed:  # not NaN: the running average moved
                 learn.smooth_loss = smoothed
             self.losses.append(smoothed)
             lr = learn.opt.param_groups[-1]["lr"]
-            self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
+            self.lrs.append(lr if type(lr) is float else lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)
         else:
             self._accumulate(learn)
 

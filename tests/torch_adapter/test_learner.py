@@ -400,3 +400,56 @@ def test_batches_move_to_model_device():
     with learn.no_logging():
         learn.fit(1, cbs=Where())
     assert learn.device == torch.device("cpu") and set(seen) == {(torch.device("cpu"),) * 2}
+
+
+@pytest.mark.parametrize("removed_handles_after_loss", [False, True])
+def test_a_callback_added_mid_batch_gets_the_rest_of_that_batchs_events(removed_handles_after_loss):
+    """The batch loop skips events nobody handles; a callback added in ``after_pred`` must still
+    get ``after_loss`` .. ``after_batch`` of the same batch (also when, as here, no callback
+    handled ``after_loss`` .. ``after_step`` before), and one removed there none of them."""
+    late = Log()
+
+    class Gone(Callback):
+        def __init__(self):
+            self.events = []
+
+        def before_batch(self):
+            self.events.append("before_batch")
+
+    if removed_handles_after_loss:
+        Gone.after_loss = lambda self: self.events.append("after_loss")
+    gone = Gone()
+
+    class Swap(Callback):
+        def after_pred(self):
+            if self.learn.training and self.learn.iter == 0 and late not in self.learn.cbs:
+                self.learn.add_cb(late)
+                self.learn.remove_cb(gone)
+
+    learn = tiny()
+    learn.add_cb(gone)
+    with learn.no_logging():
+        learn.fit(1, cbs=Swap())
+    assert late.events[: len(TRAIN_BATCH) - 2] == TRAIN_BATCH[2:]  # after_loss .. after_batch of batch 0
+    assert gone.events == ["before_batch"]  # removed in batch 0's after_pred: nothing after that
+
+
+def test_a_subclass_split_is_used_by_the_batch_loop():
+    """The loop inlines Learner._split; a subclass that overrides it is still called."""
+
+    class Doubling(type(tiny())):
+        def _split(self, batch):
+            super()._split(batch)
+            self.xb = (self.xb[0] * 0 + 2.0,)
+
+    learn = tiny()
+    learn.__class__ = Doubling
+    seen = []
+
+    class Look(Callback):
+        def after_pred(self):
+            seen.append(bool((self.learn.xb[0] == 2.0).all()))
+
+    with learn.no_logging():
+        learn.fit(1, cbs=Look())
+    assert seen and all(seen)
