@@ -181,7 +181,7 @@ class Learner:
         self.n_iter = len(dl) if dl is not None else 0
         step = 1.0 / (self.n_iter * self.n_epoch) if self.n_iter else 0.0
         dev, n_inp, one_batch = self.device, self.n_inp, self._do_one_batch  # read once: the hot path
-        own_split = type(self)._split is not Learner._split  # a subclass's _split is called
+        own_split = "_split" in vars(self) or type(self)._split is not Learner._split  # a replaced _split is called
         for i, batch in enumerate(dl if dl is not None else ()):
             self.iter = i
             if own_split:

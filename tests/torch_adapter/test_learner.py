@@ -453,3 +453,23 @@ def test_a_subclass_split_is_used_by_the_batch_loop():
     with learn.no_logging():
         learn.fit(1, cbs=Look())
     assert seen and all(seen)
+
+
+def test_a_split_set_on_the_instance_is_used_by_the_batch_loop():
+    """``learn._split = f`` (patching one learner, not its class) is honoured as well."""
+    learn, seen = tiny(), []
+    plain = learn._split
+
+    def halve(batch):
+        plain(batch)
+        learn.yb = (learn.yb[0] * 0 - 1.0,)
+
+    learn._split = halve
+
+    class Look(Callback):
+        def after_loss(self):
+            seen.append(bool((self.learn.yb[0] == -1.0).all()))
+
+    with learn.no_logging():
+        learn.fit(1, cbs=Look())
+    assert seen and all(seen)
