@@ -96,7 +96,7 @@ _LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
 #: told the others; the client of the job's store (False: none reachable); the exit status of the
 #: ``sys.exit`` that left the block; is the process ending through :func:`_exit_now`
 _GROUP = {"ours": False, "atexit": False, "leaving": None, "announced": False, "store": None,
-          "exit_code": None, "exiting": False}  # fmt: skip
+          "exit_code": None, "exiting": False, "n_at_exit": None}  # fmt: skip
 _EXIT_WAIT = 30.0
 _STORE_WAIT = 5.0
 
@@ -187,6 +187,23 @@ def _register_at_exit() -> None:
     if not _GROUP["atexit"]:
         atexit.register(_teardown_at_exit)
         _GROUP["atexit"] = True
+        _GROUP["n_at_exit"] = _n_at_exit()
+
+
+def _n_at_exit() -> int | None:
+    """How many at-exit handlers were ever registered (CPython's count never goes down)."""
+    count = getattr(atexit, "_ncallbacks", None)
+    return None if count is None else count()
+
+
+def _run_at_exit_first() -> None:
+    """Move our at-exit handler to run before every handler registered so far (an error is
+    leaving a block: the process is likely ending), so that :func:`_exit_now` can run all the
+    others after it, each once."""
+    if _GROUP["atexit"]:
+        atexit.unregister(_teardown_at_exit)
+        atexit.register(_teardown_at_exit)
+        _GROUP["n_at_exit"] = _n_at_exit()
 
 
 def teardown_distrib(barrier: bool = True) -> None:
@@ -223,8 +240,8 @@ def _teardown_at_exit() -> None:
         status = _leave_or_tear_down()
     finally:
         _GROUP["store"] = None  # close our store client now, while the interpreter is whole
-    if status is not None:
-        _exit_now(status)
+    if status is not None and _GROUP["n_at_exit"] is not None and _n_at_exit() == _GROUP["n_at_exit"]:
+        _exit_now(status)  # ours runs first of all handlers (none registered since): the rest run in it
 
 
 def _leave_or_tear_down() -> int | str | None:
@@ -273,7 +290,9 @@ def _exit_now(status: int | str) -> None:
     ``sys.exit`` code), also in plain PyTorch and also after ``destroy_process_group``. Ending
     with ``os._exit`` avoids it. What a normal exit does first is done here: the remaining
     at-exit handlers run (logging's, multiprocessing's, the user's) and every open Python file
-    is flushed.
+    is flushed. Only called when our handler runs before every other (:func:`_run_at_exit_first`;
+    nothing registered since), so each of the others runs exactly once. Otherwise the process
+    ends as Python ends it.
     """
     _GROUP["exiting"] = True
     try:
@@ -382,9 +401,11 @@ def _on_error(e: BaseException) -> None:
             if rank == 0:
                 print(message, file=sys.stderr, flush=True)
             _GROUP.update(leaving=f"stopped after {left} left", announced=True)  # the others know already
+            _run_at_exit_first()
             return
     _GROUP["leaving"] = _describe(e)
     _GROUP["exit_code"] = _exit_status(e) if isinstance(e, SystemExit) else None
+    _run_at_exit_first()
     if isinstance(e, (SystemExit, KeyboardInterrupt)):
         _announce_leaving(_GROUP["leaving"])
 
@@ -787,8 +808,9 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     connections, which fails the other ranks at once; they name it (rank 0 prints "rank 1
     (sys.exit(3)) left the job"). It exits with the status Python would give it (the
     ``sys.exit`` code; 1 for an exception) through ``os._exit``, after the other at-exit handlers
-    and a flush of every open file: PyTorch's C++ teardown of a group whose peer is blocked on
-    this rank can abort the process (SIGABRT). An error is never answered by destroying
+    (each once) and a flush of every open file: PyTorch's C++ teardown of a group whose peer is
+    blocked on this rank can abort the process (SIGABRT). (If an at-exit handler is registered
+    after the error, Python ends the process as usual.) An error is never answered by destroying
     the group while other ranks may still use it (that can abort them). A group the caller
     created is never destroyed here.
 

@@ -250,7 +250,11 @@ _LEAVER = """
 import atexit, os, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-atexit.register(lambda: (out / "earlier-handler-ran").write_text("yes"))  # registered before ours
+def ran(name):
+    with open(out / "handlers", "a") as f:
+        f.write(name + " ")
+
+atexit.register(ran, "before")  # registered before ours
 log = open(out / "log.txt", "w")  # never closed: a normal exit flushes it at finalization
 log.write("buffered line")
 
@@ -264,13 +268,16 @@ learn = synth_learner()
 how = sys.argv[2]
 try:
     with learn.distrib_ctx(timeout=30), learn.no_logging():
+        atexit.register(ran, "inside")  # registered after ours, before the error
         if how == "exit3": sys.exit(3)
         if how == "exit-text": sys.exit("bye from rank 0")
         if how == "exit-none": sys.exit()
-        if how in ("error", "caught"): raise RuntimeError("deliberate")
+        if how in ("error", "caught", "late-handler"): raise RuntimeError("deliberate")
         if how == "ctrl-c": raise KeyboardInterrupt
 except RuntimeError:
-    if how != "caught":
+    if how == "late-handler":
+        atexit.register(ran, "after")  # registered after the error: Python ends the process as usual
+    if how not in ("caught", "late-handler"):
         raise
     sys.exit(7)  # the error that left the block was caught: the process ends its own way
 """
@@ -279,22 +286,25 @@ except RuntimeError:
 @pytest.mark.parametrize(
     "how, rc, ends_at_once",
     [("exit3", 3, True), ("exit-text", 1, True), ("exit-none", 0, True), ("error", 1, True),
-     ("ctrl-c", -signal.SIGINT, True), ("caught", 7, False)],
+     ("ctrl-c", -signal.SIGINT, True), ("caught", 7, False), ("late-handler", 7, False)],
 )  # fmt: skip
 def test_a_leaving_rank_exits_with_its_own_status_and_loses_no_data(tmp_path, how, rc, ends_at_once):
     """A rank that leaves on an error ends with the status Python would give it (sys.exit's code,
     1 for an exception, killed by SIGINT for Ctrl-C) without the C++ teardown of the process
     group, which aborted such a rank (SIGABRT, "terminate called without an active exception")
     in about 1 exit in 10 when a peer was blocked in a collective with it (CI, stop 17). What a
-    normal exit does first still happens: earlier at-exit handlers run, open files are flushed.
-    When the error was caught and the process ends some other way, Python ends it as usual."""
+    normal exit does first still happens: every other at-exit handler runs, each exactly once
+    (registered before the group or after it), and open files are flushed. When the error was
+    caught and the process ends some other way, or a handler was registered after the error,
+    Python ends it as usual."""
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "1",
            "RANK": "0", "LOCAL_RANK": "0", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     p = subprocess.run([sys.executable, "-c", _LEAVER, str(tmp_path), how], env=env, capture_output=True,
                        text=True, timeout=120)  # fmt: skip
     assert p.returncode == rc, p.stderr[-3000:]
-    assert (tmp_path / "earlier-handler-ran").read_text() == "yes"
+    handlers = (tmp_path / "handlers").read_text().split()
+    assert sorted(handlers) == sorted(["before", "inside"] + ["after"] * (how == "late-handler")), handlers
     assert (tmp_path / "log.txt").read_text() == "buffered line"
     assert (tmp_path / "finalized").exists() is not ends_at_once, p.stderr[-3000:]
     assert "rank 0 leaves the job" in p.stderr
