@@ -190,26 +190,36 @@ def scenario_nonfinite(out: Path) -> dict:
 
 
 class RaiseOnRank1(Callback):
+    """Rank 1 raises mid-epoch, noting the time in ``out/failed-at`` (the tests time from it, not
+    from the process start, which a loaded machine stretches)."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
     def after_batch(self):
         if RANK == 1 and self.learn.training and self.learn.epoch == 1 and self.learn.iter == 2:
+            (self.out / "failed-at").write_text(repr(time.time()))
             raise RuntimeError("deliberate failure on rank 1")
 
 
-class SleepOnRank1(Callback):
+class SleepOnRank1(RaiseOnRank1):
+    """Rank 1 stops responding mid-epoch (noting the time, as above)."""
+
     def after_batch(self):
         if RANK == 1 and self.learn.training and self.learn.iter == 2:
+            (self.out / "failed-at").write_text(repr(time.time()))
             time.sleep(120)
 
 
 def scenario_error(out: Path) -> dict:
-    learn = synth_learner(n_trn=6, cbs=RaiseOnRank1())
+    learn = synth_learner(n_trn=6, cbs=RaiseOnRank1(out))
     with learn.distrib_ctx(timeout=TIMEOUT), learn.no_logging():
         learn.fit(3)
     return {}
 
 
 def scenario_hang(out: Path) -> dict:
-    learn = synth_learner(n_trn=6, cbs=SleepOnRank1())
+    learn = synth_learner(n_trn=6, cbs=SleepOnRank1(out))
     with learn.distrib_ctx(timeout=TIMEOUT), learn.no_logging():
         learn.fit(3)
     return {}

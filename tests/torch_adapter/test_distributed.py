@@ -221,7 +221,8 @@ def test_exception_on_rank1_ends_both_ranks_quickly(tmp_path):
     assert ranks[0].rc not in (0, None) and ranks[1].rc not in (0, None), _dump(ranks)
     assert "deliberate failure on rank 1" in ranks[1].stderr
     assert "rank 1 (RuntimeError: deliberate failure on rank 1) left the job; rank 0 stops too" in ranks[0].stderr
-    assert max(k.seconds for k in ranks) < 25  # well inside the 30 s collective timeout
+    failed = float((tmp_path / "failed-at").read_text())
+    assert max(k.ended_at for k in ranks) - failed < 25  # well inside the 30 s collective timeout
 
 
 @pytest.mark.parametrize("exiting", [1, 0])
@@ -325,10 +326,13 @@ def test_ragged_iterable_dataset_fails_clearly_on_every_rank(tmp_path):
 
 
 def test_stuck_rank_times_out_the_others(tmp_path):
-    """rank 1 stops responding; rank 0's collective times out after 3 s and it exits non-zero."""
-    ranks = launch("hang", tmp_path, limit=40, pg_timeout=3, kill_rest_on_failure=True)
+    """rank 1 stops responding; rank 0's collective times out after 3 s and it exits non-zero
+    (timed from the stall: the processes' start-up, stretched on a loaded machine, is not the
+    point; CI once took 22.4 s from the start against a 20 s bound)."""
+    ranks = launch("hang", tmp_path, limit=60, pg_timeout=3, kill_rest_on_failure=True)
     assert ranks[0].rc not in (0, None), _dump(ranks)
-    assert ranks[0].seconds < 20
+    stalled = float((tmp_path / "failed-at").read_text())
+    assert ranks[0].ended_at - stalled < 20
 
 
 def test_unequal_batch_counts_fail_fast_on_every_rank(tmp_path):
