@@ -98,6 +98,9 @@ _LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
 _GROUP = {"ours": False, "atexit": False, "leaving": None, "announced": False, "store": None,
           "exit_code": None, "exiting": False, "n_at_exit": None}  # fmt: skip
 _EXIT_WAIT = 30.0
+#: seconds a rank whose error was caught waits at exit for the others (all ending too: a normal
+#: exit; else it leaves as on an error, and the ranks blocked on it fail)
+_CAUGHT_WAIT = 5.0
 _STORE_WAIT = 5.0
 
 
@@ -249,27 +252,37 @@ def _leave_or_tear_down() -> int | str | None:
     if not dist.is_initialized():
         return None
     if _GROUP["leaving"] is not None or "last_value" in vars(sys):
+        status = _leaving_status()
+        if status is None and _GROUP["ours"] and dist.get_backend() == "gloo" and _tear_down(_CAUGHT_WAIT):
+            return None  # the error was caught and every rank is ending too: a normal exit
         _announce_leaving(_GROUP["leaving"] or _describe(getattr(sys, "last_value", None)))
-        return _leaving_status()
-    if not _GROUP["ours"]:
-        return
+        return status
+    if _GROUP["ours"]:
+        _tear_down(_EXIT_WAIT)
+    return None
+
+
+def _tear_down(wait: float) -> bool:
+    """Destroy our group once every rank is here (waiting at most ``wait`` seconds on gloo);
+    False, and nothing destroyed, when a rank is gone or elsewhere."""
     try:
         if dist.get_backend() == "gloo":
-            dist.monitored_barrier(timeout=timedelta(seconds=_EXIT_WAIT))
+            dist.monitored_barrier(timeout=timedelta(seconds=wait))
         else:
             dist.barrier()
     except Exception:  # a rank is gone or elsewhere: nothing more to wait for
-        return None
+        return False
     _GROUP["ours"] = False
     dist.destroy_process_group()
-    return None
+    return True
 
 
 def _leaving_status() -> int | str | None:
     """The status this leaving process would exit with: 1 for an uncaught exception ("SIGINT" for
     Ctrl-C, which Python answers by killing itself with SIGINT), the ``sys.exit`` code that left
     the block, or None when unknown (an error left the block, was caught, and the process ends
-    some other way: then it ends as Python ends it)."""
+    some other way: then it ends as Python ends it, after tearing the group down normally when
+    every rank is ending too)."""
     last = getattr(sys, "last_value", None)
     if last is not None:
         return "SIGINT" if isinstance(last, KeyboardInterrupt) else 1
@@ -810,7 +823,9 @@ def distrib_ctx(learn: Learner, backend: str | None = None, device=None, timeout
     ``sys.exit`` code; 1 for an exception) through ``os._exit``, after the other at-exit handlers
     (each once) and a flush of every open file: PyTorch's C++ teardown of a group whose peer is
     blocked on this rank can abort the process (SIGABRT). (If an at-exit handler is registered
-    after the error, Python ends the process as usual.) An error is never answered by destroying
+    after the error, Python ends the process as usual.) An error that left the block but was
+    caught is no reason to leave when every rank is ending too: then, after waiting at most
+    5 s for them, the group is torn down as on a normal exit. An error is never answered by destroying
     the group while other ranks may still use it (that can abort them). A group the caller
     created is never destroyed here.
 
