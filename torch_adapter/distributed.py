@@ -253,13 +253,32 @@ def _leave_or_tear_down() -> int | str | None:
         return None
     if _GROUP["leaving"] is not None or "last_value" in vars(sys):
         status = _leaving_status()
-        if status is None and _GROUP["ours"] and dist.get_backend() == "gloo" and _tear_down(_CAUGHT_WAIT):
-            return None  # the error was caught and every rank is ending too: a normal exit
+        if status is None and _GROUP["ours"] and _all_ending(_CAUGHT_WAIT):
+            _GROUP["ours"] = False  # the error was caught and every rank is ending too: a normal exit
+            dist.destroy_process_group()
+            return None
         _announce_leaving(_GROUP["leaving"] or _describe(getattr(sys, "last_value", None)))
         return status
     if _GROUP["ours"]:
         _tear_down(_EXIT_WAIT)
     return None
+
+
+def _all_ending(wait: float) -> bool:
+    """Whether every rank reaches its exit within ``wait`` seconds: each notes its arrival in the
+    job's store and waits for the others' notes (not a collective: a rank still blocked in one
+    would not see a barrier, and gloo's monitored barrier makes the other ranks wait the whole
+    collective timeout)."""
+    store = _job_store()
+    if store is None:
+        return False
+    key = f"torch_adapter/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/ending/" + "{}"
+    try:
+        store.set(key.format(dist.get_rank()), "1")
+        store.wait([key.format(r) for r in range(dist.get_world_size())], timedelta(seconds=wait))
+    except Exception:  # not all there in time, or the store's host is gone
+        return False
+    return True
 
 
 def _tear_down(wait: float) -> bool:

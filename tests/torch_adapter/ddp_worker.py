@@ -255,6 +255,20 @@ class ExitOnOneRank(Callback):
             sys.exit(3)
 
 
+def scenario_caught(out: Path) -> dict:
+    """Rank 1 raises mid-epoch and catches the error outside the block; its script then ends
+    normally while rank 0 waits in a collective for it."""
+    learn = synth_learner(n_trn=6, cbs=RaiseOnRank1(out))
+    try:
+        with learn.distrib_ctx(timeout=TIMEOUT), learn.no_logging():
+            learn.fit(3)
+    except RuntimeError as e:
+        if "deliberate failure" not in str(e):
+            raise
+        return {"caught": True}
+    return {"caught": False}
+
+
 def scenario_exit(out: Path) -> dict:
     cb = ExitOnOneRank()
     cb.rank, cb.out = int(os.environ["EXIT_RANK"]), out

@@ -314,6 +314,20 @@ def test_a_leaving_rank_exits_with_its_own_status_and_loses_no_data(tmp_path, ho
         assert "bye from rank 0" in p.stderr
 
 
+def test_an_error_caught_on_one_rank_still_releases_the_others(tmp_path):
+    """rank 1's error is caught by its script, which then ends normally (status 0), while rank 0
+    waits in a collective for it: rank 1 waits at most 5 s for the others at exit, finds rank 0
+    elsewhere, leaves (announcing why), and rank 0 fails at once naming it."""
+    ranks = launch("caught", tmp_path, limit=90, pg_timeout=60)
+    failed = float((tmp_path / "failed-at").read_text())
+    print(f"caught on rank 1: ranks ended {[round(k.ended_at - failed, 1) for k in ranks]} s after the error")
+    assert ranks[1].rc == 0 and ranks[1].result == {"caught": True}, _dump(ranks)
+    assert ranks[0].rc not in (0, None), _dump(ranks)
+    assert "rank 1 leaves the job (RuntimeError: deliberate failure on rank 1)" in ranks[1].stderr, _dump(ranks)
+    assert "rank 1 (RuntimeError: deliberate failure on rank 1) left the job; rank 0 stops too" in ranks[0].stderr
+    assert max(k.ended_at for k in ranks) - failed < 30  # the 5 s wait, far below the 60 s timeout
+
+
 def test_ragged_iterable_dataset_fails_clearly_on_every_rank(tmp_path):
     """An IterableDataset that yields one batch more on rank 1 than on rank 0 (same reported length):
     the documented error on every rank within seconds, not a gloo abort (SIGABRT) or a hang."""
