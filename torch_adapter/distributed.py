@@ -260,7 +260,7 @@ def _leave_or_tear_down() -> int | str | None:
         _announce_leaving(_GROUP["leaving"] or _describe(getattr(sys, "last_value", None)))
         return status
     if _GROUP["ours"]:
-        _tear_down(_EXIT_WAIT)
+        _tear_down()
     return None
 
 
@@ -272,28 +272,26 @@ def _all_ending(wait: float) -> bool:
     store = _job_store()
     if store is None:
         return False
-    key = f"torch_adapter/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/ending/" + "{}"
     try:
-        store.set(key.format(dist.get_rank()), "1")
-        store.wait([key.format(r) for r in range(dist.get_world_size())], timedelta(seconds=wait))
+        store.set(_job_key("ending", dist.get_rank()), "1")
+        store.wait([_job_key("ending", r) for r in range(dist.get_world_size())], timedelta(seconds=wait))
     except Exception:  # not all there in time, or the store's host is gone
         return False
     return True
 
 
-def _tear_down(wait: float) -> bool:
-    """Destroy our group once every rank is here (waiting at most ``wait`` seconds on gloo);
-    False, and nothing destroyed, when a rank is gone or elsewhere."""
+def _tear_down() -> None:
+    """Destroy our group once every rank is here (rank 0 waits at most ``_EXIT_WAIT`` seconds on
+    gloo); nothing is destroyed when a rank is gone or elsewhere."""
     try:
         if dist.get_backend() == "gloo":
-            dist.monitored_barrier(timeout=timedelta(seconds=wait))
+            dist.monitored_barrier(timeout=timedelta(seconds=_EXIT_WAIT))
         else:
             dist.barrier()
     except Exception:  # a rank is gone or elsewhere: nothing more to wait for
-        return False
+        return
     _GROUP["ours"] = False
     dist.destroy_process_group()
-    return True
 
 
 def _leaving_status() -> int | str | None:
@@ -351,8 +349,13 @@ def _exit_now(status: int | str) -> None:
 
 
 # ------------------------------------------------------- which rank left (the job's store)
+def _job_key(what: str, rank: int) -> str:
+    """A key of ours in the job's store, per launch attempt (torchrun restarts count up)."""
+    return f"torch_adapter/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/{what}/{rank}"
+
+
 def _left_key(rank: int) -> str:
-    return f"torch_adapter/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/left/{rank}"
+    return _job_key("left", rank)
 
 
 def _job_store():
