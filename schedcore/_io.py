@@ -175,6 +175,10 @@ def memory_available() -> int | None:
         return None
 
 
+#: Sizes below this are not checked against the memory available (every machine has it).
+_ALWAYS_FITS = 16 * 2**20
+
+
 def check_fits(nbytes: float, what: str) -> None:
     """Raise ``ValueError`` up front when ``what`` would need more memory than is available.
 
@@ -183,6 +187,8 @@ def check_fits(nbytes: float, what: str) -> None:
     ...
     ValueError: a table of 1e29 steps would need ... PiB of memory; ... available
     """
+    if nbytes < _ALWAYS_FITS:  # not worth reading /proc/meminfo (a per-fit cost) for
+        return
     available = memory_available()
     if available is not None and nbytes > available:  # nbytes may be an int of any size
         raise ValueError(f"{what} would need {human_bytes(nbytes)} of memory; {human_bytes(available)} available")

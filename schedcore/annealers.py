@@ -107,6 +107,8 @@ def _as_value(x: ArrayLike, name: str) -> float | np.ndarray:
             "expand it first with group_values(value, n_groups)"
         )
     a = check_values(x, name, ndim=(0, 1, 2))
+    if type(a) is float:
+        return a
     if np.ndim(a) > 1:
         raise ValueError(f"{name} must be a number or a 1-D array of per-group values; got shape {a.shape}")
     if np.ndim(a) == 0:
@@ -272,8 +274,11 @@ class Annealer(Schedule):
         self.start = _as_value(start, "start")
         self.end = _as_value(end, "end")
         self.n_groups = _n_groups(self.start, self.end)
-        with np.errstate(over="ignore"):
-            self._halve = not np.all(np.isfinite(np.subtract(self.end, self.start)))
+        if self.n_groups is None:  # two floats: Python's subtraction overflows to inf, silently
+            self._halve = not math.isfinite(self.end - self.start)
+        else:
+            with np.errstate(over="ignore"):
+                self._halve = not np.all(np.isfinite(np.subtract(self.end, self.start)))
 
     def _weight(self, p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError

@@ -151,13 +151,16 @@ def check_float(
     ...
     ValueError: lr must be a finite number >= 0; got -1.0
     """
-    value = _scalar(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number; got {_describe(value)}")
-    try:
-        x = float(value)
-    except OverflowError:  # an int too large for a float: not finite, whatever its sign
-        x = math.inf
+    if type(value) is float:  # the common case, checked below without the conversions
+        x = value
+    else:
+        value = _scalar(value)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number; got {_describe(value)}")
+        try:
+            x = float(value)
+        except OverflowError:  # an int too large for a float: not finite, whatever its sign
+            x = math.inf
     bad = not math.isfinite(x)
     bad = bad or (min is not None and (x <= min if min_open else x < min))
     bad = bad or (max is not None and (x >= max if max_open else x > max))
@@ -312,6 +315,8 @@ def check_values(value: Any, name: str, *, min: float | None = None, ndim: tuple
     ...
     ValueError: lr_max must hold finite numbers; got inf at index 1 of [0.001, inf]
     """
+    if type(value) is float:
+        return check_float(value, name, min=min)
     value = _scalar(value)
     if not isinstance(value, (list, tuple, np.ndarray)) and not hasattr(value, "__array__"):
         return check_float(value, name, min=min)

@@ -687,6 +687,7 @@ class DistributedTrainer(Callback):
         if mean_t is None:
             return
         learn.loss, mean = mean_t.detach().clone(), mean_t.item()  # a copy: DDP may reuse the grad buffer
+        learn.loss_read = (learn.loss, mean)  # the Recorder and the LR finder reuse this read
         if not math.isfinite(mean) and learn.on_nonfinite != "continue":
             self._nonfinite(mean)
 

@@ -50,6 +50,7 @@ NORM_TYPES = (
 )
 _NONFINITE = ("stop", "skip", "continue")
 #: stage -> its (before, after_cancel, after) event names, made once (dispatch runs every step)
+_IN_BATCH = frozenset({"after_pred", "after_loss", "before_backward", "after_backward", "before_step", "after_step"})
 _STAGE_EVENTS = {s: (f"before_{s}", f"after_cancel_{s}", f"after_{s}") for s in ("fit", "epoch", "train", "validate", "batch", "backward", "step")}
 
 
@@ -76,7 +77,8 @@ class Learner:
     model's device. ``splitter(model)`` returns the parameter groups (lists of parameters).
     ``on_nonfinite`` says what a NaN/inf training loss does, before its backward pass:
     ``"stop"`` (warn and stop the fit), ``"skip"`` (warn and skip the batch) or ``"continue"``
-    (no check). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`. ``metrics``
+    (no check). The check reads the loss on the host once per training batch (on a GPU, one
+    synchronisation); the Recorder and the LR finder reuse that read (``loss_read``). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`. ``metrics``
     is one function or a list of them. As in fastai, an attribute the learner lacks is read
     from the model (``learn.a`` is ``learn.model.a``; names starting with ``_`` excepted).
 
@@ -98,7 +100,7 @@ class Learner:
         self.metrics = _as_list(metrics)
         self.path, self.model_dir, self.on_nonfinite = Path(path), model_dir, on_nonfinite
         self.opt, self.cbs, self.logger, self.training = None, [], log, True
-        self._handlers: tuple[dict, dict] | None = None  # built at the first event after a change
+        self._handlers: tuple[dict, dict, tuple[bool, bool]] | None = None  # built at the first event after a change
         self.step_fn: Callable[[], None] | None = None  # replaces opt.step when set (a compiled step)
         #: True in the process that writes files, plots and logs: always, except inside
         #: ``distrib_ctx`` on ranks other than 0. ``save``, ``lr_find`` and the Recorder's
@@ -112,6 +114,11 @@ class Learner:
         #: and plotted (None: no wait). ``distrib_ctx`` sets it to ``torch.distributed.barrier``.
         self.barrier: Callable[[], None] | None = None
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
+        #: ``(tensor, float)``: the last host read of a training loss, so that one read per step
+        #: serves everyone (the NaN guard makes it; the Recorder and the LR finder reuse it while
+        #: ``learn.loss is loss_read[0]``, else they read ``learn.loss`` themselves). None until
+        #: the first read; the guard is off with ``on_nonfinite="continue"``.
+        self.loss_read: tuple[torch.Tensor, float] | None = None
         self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
         self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
 
@@ -182,6 +189,7 @@ class Learner:
         step = 1.0 / (self.n_iter * self.n_epoch) if self.n_iter else 0.0
         dev, n_inp, one_batch = self.device, self.n_inp, self._do_one_batch  # read once: the hot path
         own_split = "_split" in vars(self) or type(self)._split is not Learner._split  # a replaced _split is called
+        own_call = type(self).__call__ is not Learner.__call__  # a subclass's own dispatch sees every event
         for i, batch in enumerate(dl if dl is not None else ()):
             self.iter = i
             if own_split:
@@ -193,44 +201,58 @@ class Learner:
                         break
                 self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
             try:
-                self("before_batch")
+                if own_call:
+                    self("before_batch")
+                else:  # self("before_batch"), inlined (as after_batch below): this runs every step
+                    for handler in (self._handlers or self._index_handlers())[self.training].get("before_batch", ()):
+                        handler()
                 one_batch()
             except CancelBatchException:
                 self("after_cancel_batch")
             if self.training:
                 self.train_iter += 1
                 self.pct_train += step
-            self("after_batch")
+            if own_call:
+                self("after_batch")
+            else:
+                for handler in (self._handlers or self._index_handlers())[self.training].get("after_batch", ()):
+                    handler()
 
     def _do_one_batch(self) -> None:
-        # Events that usually have no handler are fired only when one exists: ``self._handlers`` is
-        # read again at each (it is None after a callback is added or removed, and then ``self``
-        # rebuilds it), so this is ``self(event)`` without the call when nothing listens.
+        # Events that usually have no handler are fired only when one exists. ``quiet``: no
+        # callback handles any of them in this mode (read once, after before_batch), so none is
+        # checked; otherwise ``self._handlers`` is read again at each (it is None after a callback
+        # is added or removed, and then ``self`` rebuilds it) and ``self(event)`` runs when one
+        # listens. A callback added inside the batch by a handler is seen at the next event.
+        quiet = (h := self._handlers) is not None and h[2][self.training]
         self.pred = self.model(*self.xb)
-        if (h := self._handlers) is None or "after_pred" in h[self.training]:
+        if not quiet and ((h := self._handlers) is None or "after_pred" in h[self.training]):
             self("after_pred")
         self.loss = self.loss_func(self.pred, *self.yb)
-        if (h := self._handlers) is None or "after_loss" in h[self.training]:
+        if not quiet and ((h := self._handlers) is None or "after_loss" in h[self.training]):
             self("after_loss")
         if not self.training:
             return
-        if self.on_nonfinite != "continue" and not math.isfinite(self.loss.item()):
-            self._nonfinite()
+        if self.on_nonfinite != "continue":  # the NaN guard: one host read, shared (loss_read)
+            loss = self.loss
+            self.loss_read = (loss, value := loss.item())
+            if not math.isfinite(value):
+                self._nonfinite()
         try:  # _with_events(self._backward, "backward", ...), inlined: this runs every step
-            if (h := self._handlers) is None or "before_backward" in h[self.training]:
+            if not quiet and ((h := self._handlers) is None or "before_backward" in h[self.training]):
                 self("before_backward")
             self._backward()
         except CancelBackwardException:
             self("after_cancel_backward")
-        if (h := self._handlers) is None or "after_backward" in h[self.training]:
+        if not quiet and ((h := self._handlers) is None or "after_backward" in h[self.training]):
             self("after_backward")
         try:
-            if (h := self._handlers) is None or "before_step" in h[self.training]:
+            if not quiet and ((h := self._handlers) is None or "before_step" in h[self.training]):
                 self("before_step")
             (self.step_fn or self.opt.step)()
         except CancelStepException:
             self("after_cancel_step")
-        if (h := self._handlers) is None or "after_step" in h[self.training]:
+        if not quiet and ((h := self._handlers) is None or "after_step" in h[self.training]):
             self("after_step")
         self.opt.zero_grad()
 
@@ -477,17 +499,19 @@ class Learner:
         finally:
             self.add_cbs(cbs)
 
-    def _index_handlers(self) -> tuple[dict, dict]:
+    def _index_handlers(self) -> tuple[dict, dict, tuple[bool, bool]]:
         """Per mode (validation, training), the ordered handlers of each event: cheap dispatch.
         Built lazily (adding or removing callbacks only clears it), so a fit that adds its
         scheduler and removes it after indexes once."""
-        handlers: tuple[dict, dict] = ({}, {})
+        by_mode: tuple[dict, dict] = ({}, {})
         for training in (False, True):
             for cb in sorted(self.cbs, key=lambda c: c.order):
                 for event, handler in cb.handlers(training).items():
-                    handlers[training].setdefault(event, []).append(handler)
-        self._handlers = handlers
-        return handlers
+                    by_mode[training].setdefault(event, []).append(handler)
+        # third: per mode, True when no callback handles an event inside _do_one_batch
+        quiet = tuple(not (_IN_BATCH & h.keys()) for h in by_mode)
+        self._handlers = (*by_mode, quiet)
+        return self._handlers
 
     @contextmanager
     def no_bar(self) -> Iterator[Learner]:

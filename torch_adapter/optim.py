@@ -271,6 +271,28 @@ class TableWriter:
         #: read, so that neither touches a device table (no sync) and :meth:`to` changes neither
         self.host_columns = dict(self.columns)
         self._targets = [(name, *_scheduled_hyper(opt, name, self.columns)) for name in self.columns]
+        self._plan_writes()
+
+    def _plan_writes(self) -> None:
+        # What write() does per column, worked out once: (column, view, key, idx). ``view`` is a
+        # memoryview of a 1-D float64/float32 numpy column written to a whole hyper-parameter (the
+        # per-step case): indexing it gives a Python float, faster than ``ndarray.item``. None
+        # otherwise (per-group columns, tuple entries, float16, tensors): the general path.
+        self._plan = []
+        for name, key, idx in self._targets:
+            col = self.columns[name]
+            plain = isinstance(col, np.ndarray) and col.ndim == 1 and idx is None and col.dtype.isnative
+            view = memoryview(col) if plain and col.dtype in (np.float64, np.float32) else None
+            self._plan.append((col, view, key, idx))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_plan"]  # memoryviews do not pickle; rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._plan_writes()
 
     def write(self, k) -> None:
         """Write row ``k`` (an int; or a 0-d integer tensor on the table's device, for CUDA
@@ -283,24 +305,23 @@ class TableWriter:
         groups = self.opt.param_groups  # looked up each time: opt.load_state_dict replaces it
         if len(groups) != self.n_groups:
             self.check_groups()
-        for name, key, idx in self._targets:
-            col = self.columns[name]
-            if isinstance(col, np.ndarray):
+        for col, view, key, idx in self._plan:
+            if view is not None and type(groups[0][key]) is float:  # the per-step case
+                v = view[k]
+                for g in groups:
+                    g[key] = v
+            elif isinstance(col, np.ndarray):
                 if col.ndim == 1:
                     v = col.item(k)
-                    if idx is None and type(groups[0][key]) is float:  # the per-step case
-                        for g in groups:
-                            g[key] = v
-                        continue
                     for g in groups:
                         _put(g, key, idx, v)
                 else:
                     for i, g in enumerate(groups):
                         _put(g, key, idx, col.item(k, i))
-                continue
-            row = col[k] if not isinstance(k, torch.Tensor) else col.index_select(0, k.reshape(1))[0]
-            for i, g in enumerate(groups):
-                _put(g, key, idx, row if row.ndim == 0 else row[i])
+            else:
+                row = col[k] if not isinstance(k, torch.Tensor) else col.index_select(0, k.reshape(1))[0]
+                for i, g in enumerate(groups):
+                    _put(g, key, idx, row if row.ndim == 0 else row[i])
 
     def check_groups(self) -> list[dict]:
         """The optimizer's ``param_groups``; ``ValueError`` if their count changed since the table was made."""
@@ -338,6 +359,7 @@ class TableWriter:
         """
         dtype = torch.float32 if dtype is None else dtype
         self.columns = {n: torch.as_tensor(c, dtype=dtype, device=device) for n, c in self.columns.items()}
+        self._plan_writes()
         return self
 
     def fingerprint(self, n_steps: int | None = None) -> str:

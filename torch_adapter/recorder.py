@@ -88,7 +88,8 @@ class Recorder(Callback):
 
     def before_fit(self) -> None:
         self.lrs, self.losses, self.iters, self.values, self.hps = [], [], [], [], {}
-        self._smoother, self.learn.smooth_loss = LossSmoother(self.beta), math.nan
+        self.learn.smooth_loss = math.nan
+        self._smooth = LossSmoother(self.beta).__call__  # bound once: called every training batch
         self.learn.logger(*(f"{n:<11}" for n in self.metric_names))
 
     def before_epoch(self) -> None:
@@ -103,7 +104,9 @@ class Recorder(Callback):
         if loss is None:  # cancelled before the loss
             return
         if learn.training:
-            smoothed = self._smoother(loss.item())  # schedcore's rule: NaN in, NaN out, kept out
+            read = learn.loss_read  # the NaN guard's read of this loss, when it made one
+            value = read[1] if read is not None and read[0] is loss else loss.item()
+            smoothed = self._smooth(value)  # schedcore's rule: NaN in, NaN out, kept out
             if smoothed == smoothed:  # not NaN: the running average moved
                 learn.smooth_loss = smoothed
             self.losses.append(smoothed)

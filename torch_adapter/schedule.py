@@ -82,7 +82,17 @@ class ParamScheduler(Callback):
 
     def before_batch(self) -> None:
         i = self.learn.train_iter - self._first
-        self.writer.write(i)
+        try:
+            self.writer.write(i)
+        except IndexError:
+            rows = self.writer.rows
+            if 0 <= i < rows:
+                raise
+            raise IndexError(
+                f"training batch {i} of this fit has no row in the schedule table ({rows} rows, built at "
+                "before_fit for n_epoch * len(dls.train) batches, or n_steps): more batches ran than that "
+                "(does the training DataLoader yield more batches than its len()?)"
+            ) from None
         self._applied.append(i)
 
     def table_fingerprint(self) -> str | None:

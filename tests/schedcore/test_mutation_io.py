@@ -195,6 +195,7 @@ def test_memory_available_from_meminfo_else_sysconf(monkeypatch):
 
 
 def test_check_fits_at_the_boundary(monkeypatch):
+    monkeypatch.setattr(_io, "_ALWAYS_FITS", 0)  # check every size: the sizes here are small
     monkeypatch.setattr(_io, "memory_available", lambda: 1000)
     check_fits(1000, "x")
     with pytest.raises(ValueError, match=r"^x would need 1001 B of memory; 1000 B available$"):
@@ -204,6 +205,7 @@ def test_check_fits_at_the_boundary(monkeypatch):
 
 
 def test_read_text_checks_eight_times_the_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(_io, "_ALWAYS_FITS", 0)  # check every size: the sizes here are small
     path = tmp_path / "t.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "é".encode() * 48 + b"\n")  # a BOM, 48 two-byte characters, a newline
     assert path.stat().st_size == 100
@@ -295,3 +297,14 @@ def test_to_numpy():
         assert a.dtype == np.float64 and a.tolist() == want
     assert to_numpy([1, 2], np.float32).dtype == np.float32
 
+
+
+def test_small_sizes_are_not_checked_against_memory(monkeypatch):
+    """Below 16 MiB check_fits does not read the memory figure (schedule_table calls it every fit)."""
+    reads = []
+    monkeypatch.setattr(_io, "memory_available", lambda: reads.append(1) or 0)
+    check_fits(16 * 2**20 - 1, "x")
+    assert reads == []
+    with pytest.raises(ValueError, match=r"^x would need 16.0 MiB of memory; 0 B available$"):
+        check_fits(16 * 2**20, "x")
+    assert reads == [1]

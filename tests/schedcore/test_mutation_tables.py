@@ -99,6 +99,7 @@ def test_schedule_table_inputs():
 
 
 def test_schedule_table_memory_check(monkeypatch):
+    monkeypatch.setattr(_io, "_ALWAYS_FITS", 0)  # check every size: the sizes here are small
     monkeypatch.setattr(_io, "memory_available", lambda: 240)
     schedule_table({"lr": SchedLin(0, 1), "mom": SchedLin(1, 0)}, 20, start=5, stop=15)  # 8 * 10 * 3 bytes fit
     monkeypatch.setattr(_io, "memory_available", lambda: 239)

@@ -434,6 +434,69 @@ def test_a_callback_added_mid_batch_gets_the_rest_of_that_batchs_events(removed_
     assert gone.events == ["before_batch"]  # removed in batch 0's after_pred: nothing after that
 
 
+def test_a_callback_added_in_before_batch_gets_that_batchs_events():
+    """With no callback handling an event inside the batch, the loop checks for none of them; a
+    callback added in ``before_batch`` must still get every later event of that batch."""
+    late = Log()
+
+    class Add(Callback):
+        def before_batch(self):
+            if self.learn.training and late not in self.learn.cbs:
+                self.learn.add_cb(late)
+
+    learn = tiny()
+    with learn.no_logging():
+        learn.fit(1, cbs=Add())
+    assert late.events[: len(TRAIN_BATCH) - 1] == TRAIN_BATCH[1:]  # after_pred .. after_batch of batch 0
+
+
+def test_a_subclass_dispatch_sees_every_batch_event():
+    """The loop fires before_batch/after_batch without ``self(event)``; a subclass that overrides
+    ``__call__`` (to log or filter events) still sees them, as every other event."""
+    seen = []
+
+    class Logging(type(tiny())):
+        def __call__(self, event):
+            seen.append(event)
+            super().__call__(event)
+
+    learn = tiny()
+    learn.__class__ = Logging
+    with learn.no_logging():
+        learn.fit(1)
+    assert seen.count("before_batch") == seen.count("after_batch") == 3  # 2 training batches, 1 validation
+
+
+def test_one_host_read_of_the_training_loss_per_step(monkeypatch):
+    """The NaN guard reads the loss once; the Recorder reuses that read (``learn.loss_read``)
+    instead of a second ``.item()``: one device sync per step on a GPU, not two."""
+    learn, reads = tiny(), []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(t.grad_fn is not None) or item(t))
+    with learn.no_logging():
+        learn.fit(1)
+    assert reads.count(True) == 2  # 2 training batches: one read of each loss (losses have a grad_fn)
+    monkeypatch.undo()
+    tensor, value = learn.loss_read  # the last training batch's loss and its read
+    assert value == tensor.item() and len(learn.recorder.losses) == 2
+
+
+def test_a_loss_replaced_after_the_guard_is_read_again():
+    """A callback that assigns ``learn.loss`` after the guard's read (as distributed training
+    does with the mean over ranks) gets its own value recorded, not the stale read."""
+
+    class Replace(Callback):
+        def after_backward(self):
+            self.learn.loss = torch.tensor(float(self.learn.iter) + 100.0)
+
+    learn = tiny()
+    with learn.no_logging():
+        learn.fit(1, cbs=Replace(), lr=0.0)
+    beta = learn.recorder.beta
+    expected = [100.0, (beta * (1 - beta) * 100.0 + (1 - beta) * 101.0) / (1 - beta**2)]
+    assert learn.recorder.losses == pytest.approx(expected, rel=1e-12)
+
+
 def test_a_subclass_split_is_used_by_the_batch_loop():
     """The loop inlines Learner._split; a subclass that overrides it is still called."""
 

@@ -7,7 +7,7 @@ import torch
 import schedcore
 from schedcore import SchedCos, SchedLin, Schedule, one_cycle, schedule_table
 from torch_adapter import Callback, ParamScheduler
-from torch_adapter.testing import synth_learner
+from torch_adapter.testing import synth_dbunch, synth_learner
 
 
 class Counting(Schedule):
@@ -218,3 +218,25 @@ def test_cuda_batches_move_and_scheduling_never_synchronises():
         finally:
             torch.cuda.set_sync_debug_mode("default")
     assert learn.xb[0].device.type == "cuda" and learn.yb[0].device.type == "cuda"
+
+
+class _LongerThanItsLen:
+    """A loader whose len() says 2 batches while it yields 3 (an iterable dataset gone wrong)."""
+
+    def __init__(self, dl):
+        self.dl = dl
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self):
+        return iter(self.dl)
+
+
+def test_a_loader_yielding_more_batches_than_its_len_is_a_clear_error():
+    dls = synth_dbunch(n_train=3, n_valid=1)
+    dls.train = _LongerThanItsLen(dls.train)
+    learn = synth_learner(data=dls)
+    with learn.no_logging(), pytest.raises(IndexError, match=r"training batch 2 of this fit has no row .*2 rows.*len\(\)"):
+        learn.fit_one_cycle(1)
+    assert len(learn.recorder.lrs) == 2  # the two batches the table covers did train

@@ -161,3 +161,21 @@ def test_table_scheduler_float32_from_policy_constructors():
     assert opt.param_groups[0]["momentum"] == expected["mom"].item(1)
     sgdr = TableScheduler.sgdr(opt, None, 2, 1, 1e-2, steps_per_epoch=3, dtype=np.float32)
     assert sgdr.table["lr"].dtype == np.float32 and sgdr.total_steps == 9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.dtype(">f8"), "strided"])
+def test_every_column_layout_writes_the_float_the_table_holds(dtype):
+    """The per-step path reads 1-D float64/float32 columns through a memoryview; float16,
+    non-native byte order and strided columns take the general path. All write row k's value,
+    as a Python float, and a row past the end is an IndexError."""
+    base = np.linspace(0.1, 0.9, 7)
+    col = np.stack([base, base * 2], axis=1)[:, 1] if dtype == "strided" else base.astype(dtype)
+    opt = torch.optim.SGD(params(2), lr=0.1, momentum=0.9)
+    writer = TableWriter(opt, {"lr": col, "mom": col[::-1].copy()})
+    for k in (0, 3, 6, -1):
+        writer.write(k)
+        for g in opt.param_groups:
+            assert type(g["lr"]) is float and g["lr"] == col.item(k)
+            assert type(g["momentum"]) is float and g["momentum"] == col[::-1].item(k)
+    with pytest.raises(IndexError):
+        writer.write(7)
