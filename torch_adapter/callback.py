@@ -122,6 +122,9 @@ class Callback:
     def handlers(self, training: bool) -> dict:
         """``{event: bound method}`` for the events this callback handles in this mode.
 
+        The learner asks at the start of each fit and after a callback is added or removed,
+        and calls exactly these handlers until it asks again.
+
         >>> class C(Callback):
         ...     run_valid = False
         ...     def after_batch(self): pass

@@ -161,6 +161,7 @@ class Learner:
             self.n_epoch, self.start_epoch, self.device = int(n_epoch), int(start_epoch), self._model_device()
             self.n_inp = getattr(self.dls, "n_inp", 1)
             self.n_iter, self.train_iter = 0, self.start_epoch * len(self.dls.train)
+            self._handlers = None  # indexed afresh for each fit: a callback's handlers() may depend on it
             try:
                 self._with_events(self._do_fit, "fit", CancelFitException)
             finally:

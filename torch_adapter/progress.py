@@ -46,6 +46,20 @@ class ProgressCallback(Callback):
         enabled = sys.stderr.isatty() if self.enabled is None else self.enabled
         return enabled and self.learn.logger is not noop
 
+    def handlers(self, training: bool) -> dict:
+        """As :meth:`Callback.handlers`, less the per-batch update when no bar will be shown
+        (under ``no_logging``, or stderr not a terminal): then the batch loop calls nothing here.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner()
+        >>> with learn.no_logging(): "after_batch" in learn.progress.handlers(True)
+        False
+        """
+        handlers = super().handlers(training)
+        if self.bar is None and self.epoch_bar is None and not self._shown():
+            del handlers["after_batch"]
+        return handlers
+
     def before_fit(self) -> None:
         if self._shown():
             learn = self.learn

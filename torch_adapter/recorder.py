@@ -118,12 +118,15 @@ class Recorder(Callback):
     def _accumulate(self, learn) -> None:
         bs = _batch_size(learn.yb) if learn.yb else _batch_size(learn.xb)
         values = [learn.loss] + [m(learn.pred, *learn.yb) for m in learn.metrics]
-        # one tensor op per value and batch (sum + v * bs), no host sync
-        self.valid_sums = [
-            torch.add(s, v.detach(), alpha=bs) if isinstance(s, torch.Tensor) and isinstance(v, torch.Tensor)
-            else s + torch.as_tensor(v).detach() * bs
-            for s, v in zip(self.valid_sums, values, strict=True)
-        ]  # fmt: skip
+        sums = self.valid_sums
+        for j, v in enumerate(values):
+            s = sums[j]
+            if type(s) is float and isinstance(v, torch.Tensor) and v.is_cpu and v.numel() == 1:
+                sums[j] = s + v.item() * bs  # on the CPU a read is free: a float sum, no tensor op
+            elif isinstance(s, torch.Tensor) and isinstance(v, torch.Tensor):
+                sums[j] = torch.add(s, v.detach(), alpha=bs)  # on a device: one op, no host sync
+            else:
+                sums[j] = s + torch.as_tensor(v).detach() * bs
         self.valid_count += bs
 
     def after_cancel_validate(self) -> None:

@@ -74,6 +74,29 @@ def test_progress_bars_on_in_a_terminal_off_under_no_logging(monkeypatch):
     assert bars and not any(bars)
 
 
+def test_bars_count_every_batch_when_logging_returns_between_plain_fits(monkeypatch):
+    """Under no_logging the bar's per-batch handler is left out of the index; a later fit with
+    logging on (same callbacks, nothing added) indexes it again and the bars count each batch."""
+    monkeypatch.setattr(sys, "stderr", FakeTTY())
+    counts = []
+
+    class Spy(Callback):
+        order = 70  # after the progress callback's update
+
+        def after_batch(self):
+            bar = self.learn.progress.bar
+            counts.append(None if bar is None else (bar.n, self.learn.iter + 1))
+
+    learn = synth_learner(cbs=Spy())
+    learn.logger = lambda *a: None
+    with learn.no_logging():
+        learn.fit(1)
+    assert counts and set(counts) == {None}
+    counts.clear()
+    learn.fit(1)
+    assert len(counts) == 12 and all(n == expected for n, expected in counts)  # 10 training, 2 validation
+
+
 def test_progress_bars_off_when_not_a_tty_and_closed_on_errors(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     learn = synth_learner()
