@@ -49,8 +49,9 @@ NORM_TYPES = (
     nn.GroupNorm,
 )
 _NONFINITE = ("stop", "skip", "continue")
-#: stage -> its (before, after_cancel, after) event names, made once (dispatch runs every step)
+#: the events fired inside ``_do_one_batch`` (checked for handlers only when some callback has one)
 _IN_BATCH = frozenset({"after_pred", "after_loss", "before_backward", "after_backward", "before_step", "after_step"})
+#: stage -> its (before, after_cancel, after) event names, made once (dispatch runs every step)
 _STAGE_EVENTS = {s: (f"before_{s}", f"after_cancel_{s}", f"after_{s}") for s in ("fit", "epoch", "train", "validate", "batch", "backward", "step")}
 
 
@@ -78,8 +79,9 @@ class Learner:
     ``on_nonfinite`` says what a NaN/inf training loss does, before its backward pass:
     ``"stop"`` (warn and stop the fit), ``"skip"`` (warn and skip the batch) or ``"continue"``
     (no check). The check reads the loss on the host once per training batch (on a GPU, one
-    synchronisation); the Recorder and the LR finder reuse that read (``loss_read``). Default callbacks: :class:`Recorder`, :class:`ProgressCallback`. ``metrics``
-    is one function or a list of them. As in fastai, an attribute the learner lacks is read
+    synchronisation); the Recorder and the LR finder reuse that read (``loss_read``). Default
+    callbacks: :class:`Recorder`, :class:`ProgressCallback`. ``metrics`` is one function or a
+    list of them. As in fastai, an attribute the learner lacks is read
     from the model (``learn.a`` is ``learn.model.a``; names starting with ``_`` excepted).
 
     >>> from torch_adapter.testing import synth_dbunch, RegModel
@@ -189,6 +191,7 @@ class Learner:
         self.n_iter = len(dl) if dl is not None else 0
         step = 1.0 / (self.n_iter * self.n_epoch) if self.n_iter else 0.0
         dev, n_inp, one_batch = self.device, self.n_inp, self._do_one_batch  # read once: the hot path
+        on_cpu = dev.type == "cpu"  # then ``not b.is_cpu`` is the (cheaper) test for "elsewhere"
         own_split = "_split" in vars(self) or type(self)._split is not Learner._split  # a replaced _split is called
         own_call = type(self).__call__ is not Learner.__call__  # a subclass's own dispatch sees every event
         for i, batch in enumerate(dl if dl is not None else ()):
@@ -197,7 +200,7 @@ class Learner:
                 self._split(batch)
             else:  # Learner._split, inlined: this runs every step
                 for b in batch:
-                    if isinstance(b, torch.Tensor) and b.device != dev:
+                    if isinstance(b, torch.Tensor) and (not b.is_cpu if on_cpu else b.device != dev):
                         batch = self._to_device(batch)
                         break
                 self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None

@@ -56,8 +56,9 @@ class ProgressCallback(Callback):
         False
         """
         handlers = super().handlers(training)
-        if self.bar is None and self.epoch_bar is None and not self._shown():
-            del handlers["after_batch"]
+        own = type(self).after_batch is ProgressCallback.after_batch and "after_batch" not in vars(self)
+        if own and self.learn is not None and self.bar is None and self.epoch_bar is None and not self._shown():
+            handlers.pop("after_batch", None)  # (a subclass's own after_batch is always called)
         return handlers
 
     def before_fit(self) -> None:

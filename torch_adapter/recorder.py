@@ -111,7 +111,7 @@ class Recorder(Callback):
                 learn.smooth_loss = smoothed
             self.losses.append(smoothed)
             lr = learn.opt.param_groups[-1]["lr"]
-            self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
+            self.lrs.append(lr if type(lr) is float else lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
         else:
             self._accumulate(learn)
 

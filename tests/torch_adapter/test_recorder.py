@@ -164,3 +164,23 @@ def test_distrib_ctx_is_a_learner_method_not_patched_at_import():
     from torch_adapter.learner import Learner
 
     assert "distrib_ctx" in vars(Learner) and Learner.distrib_ctx.__module__ == "torch_adapter.learner"
+
+
+def test_a_progress_subclass_with_its_own_after_batch_is_still_called_without_bars():
+    """Only the built-in per-batch bar update is left out when no bar is shown."""
+    from torch_adapter import ProgressCallback
+
+    class Counting(ProgressCallback):
+        calls = 0
+
+        def after_batch(self):
+            Counting.calls += 1
+            super().after_batch()
+
+    learn = synth_learner()
+    learn.remove_cb(learn.progress)
+    learn.add_cb(Counting())
+    with learn.no_logging():
+        learn.fit(1)
+    assert Counting.calls == 12  # 10 training batches, 2 validation
+    assert "after_batch" in ProgressCallback().handlers(True)  # unattached: nothing to decide from, kept
