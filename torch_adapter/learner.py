@@ -118,8 +118,9 @@ class Learner:
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
         #: ``(tensor, float)``: the last host read of a training loss, so that one read per step
         #: serves everyone (the NaN guard makes it; the Recorder and the LR finder reuse it while
-        #: ``learn.loss is loss_read[0]``, else they read ``learn.loss`` themselves). None until
-        #: the first read; the guard is off with ``on_nonfinite="continue"``.
+        #: ``learn.loss is loss_read[0]``, else they read ``learn.loss`` themselves). None from
+        #: the start of each batch (with ``loss``) until the read; the guard is off with
+        #: ``on_nonfinite="continue"``.
         self.loss_read: tuple[torch.Tensor, float] | None = None
         self.epoch, self.n_epoch, self.iter, self.n_iter, self.train_iter, self.pct_train = 0, 1, 0, 0, 0, 0.0
         self.add_cbs([Recorder(), ProgressCallback()] + _as_list(cbs))
@@ -203,7 +204,7 @@ class Learner:
                     if isinstance(b, torch.Tensor) and (not b.is_cpu if on_cpu else b.device != dev):
                         batch = self._to_device(batch)
                         break
-                self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
+                self.xb, self.yb, self.loss, self.loss_read = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None, None
             try:
                 if own_call:
                     self("before_batch")
@@ -305,7 +306,7 @@ class Learner:
                 batch = self._to_device(batch)
                 break
         n_inp = self.n_inp
-        self.xb, self.yb, self.loss = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None
+        self.xb, self.yb, self.loss, self.loss_read = tuple(batch[:n_inp]), tuple(batch[n_inp:]), None, None
 
     def _to_device(self, batch) -> list:
         dev = self.device

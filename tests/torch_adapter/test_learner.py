@@ -470,15 +470,36 @@ def test_a_subclass_dispatch_sees_every_batch_event():
 def test_one_host_read_of_the_training_loss_per_step(monkeypatch):
     """The NaN guard reads the loss once; the Recorder reuses that read (``learn.loss_read``)
     instead of a second ``.item()``: one device sync per step on a GPU, not two."""
-    learn, reads = tiny(), []
+    learn, reads, shared = tiny(), [], []
     item = torch.Tensor.item
+
+    class Look(Callback):
+        run_valid = False
+
+        def after_batch(self):
+            tensor, value = self.learn.loss_read
+            shared.append(tensor is self.learn.loss and value == item(tensor))
+
     monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(t.grad_fn is not None) or item(t))
     with learn.no_logging():
-        learn.fit(1)
+        learn.fit(1, cbs=Look())
     assert reads.count(True) == 2  # 2 training batches: one read of each loss (losses have a grad_fn)
-    monkeypatch.undo()
-    tensor, value = learn.loss_read  # the last training batch's loss and its read
-    assert value == tensor.item() and len(learn.recorder.losses) == 2
+    assert shared == [True, True] and len(learn.recorder.losses) == 2
+
+
+def test_the_loss_read_is_dropped_with_the_loss_at_each_batch():
+    """``loss_read`` holds a loss tensor; it goes at the next batch's start together with
+    ``learn.loss``, so a skipped batch's graph (never backwarded) is not kept through validation."""
+    seen = []
+
+    class Look(Callback):
+        def before_batch(self):
+            seen.append((self.learn.loss, self.learn.loss_read))
+
+    learn = tiny()
+    with learn.no_logging():
+        learn.fit(1, cbs=Look())
+    assert seen == [(None, None)] * 3  # 2 training batches, 1 validation batch
 
 
 def test_a_loss_replaced_after_the_guard_is_read_again():
