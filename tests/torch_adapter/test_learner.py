@@ -310,6 +310,23 @@ def test_logging_prints_one_row_per_epoch():
     assert len(lines) == 3
 
 
+def test_validation_average_is_item_weighted_and_float64_on_cpu():
+    """valid_loss = sum over batches of (batch mean * batch size) / items, an uneven last batch
+    included; on the CPU the sum is a float64 one (float32 tensor sums drift by ~1e-7)."""
+    import math
+
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    x, y = torch.randn(1000, 1) * 100, torch.randn(1000, 1)
+    dl = DataLoader(TensorDataset(x, y), batch_size=64)  # 15 batches of 64, one of 40
+    learn = Learner(DataLoaders(dl, dl), nn.Linear(1, 1), nn.MSELoss(), lr=0.0)
+    (loss,) = learn.validate()
+    with torch.no_grad():
+        parts = [nn.MSELoss()(learn.model(xb), yb).item() * len(xb) for xb, yb in dl]
+    assert loss == pytest.approx(math.fsum(parts) / 1000, rel=1e-13)
+
+
 def test_no_validation_data():
     learn = Learner(DataLoaders(synth_dbunch().train, None), nn.Linear(1, 1), nn.MSELoss())
     with learn.no_logging():
