@@ -163,8 +163,9 @@ def schedule_table(
         raise ValueError(f"scheds must be a non-empty dict of name -> schedule; got {scheds!r}")
     dtype = _table_dtype(dtype)
     n_steps, start, stop = _check_steps(n_steps, start, stop)
-    check_fits(8 * (stop - start) * (1 + len(scheds)),
-               f"a table of {stop - start} steps (n_steps={n_steps}, start={start}, stop={stop}) x {len(scheds) + 1} columns")  # fmt: skip
+    width = sum(_width(sched) for sched in scheds.values())  # values per step: per-group columns count G
+    check_fits((stop - start) * (8 + dtype.itemsize * width),  # positions (float64) + the columns
+               f"a table of {stop - start} steps (n_steps={n_steps}, start={start}, stop={stop}) x {width + 1} columns")  # fmt: skip
     pos = np.arange(start, stop, dtype=np.float64)
     pos /= n_steps  # a division, so that row k is exactly f(k / n_steps)
     values = {}
@@ -174,6 +175,15 @@ def schedule_table(
         else:
             values[name] = _column(name, sched, pos, dtype)
     return ScheduleTable(values, n_steps, start, pos)
+
+
+def _width(sched) -> int:
+    """How many values per step a column holds: G for a per-group list or a per-group schedule
+    (a plain callable counts 1: its width is known only once it is called)."""
+    if isinstance(sched, (list, tuple)):
+        return max(len(sched), 1)
+    n_groups = getattr(sched, "n_groups", None)
+    return n_groups if isinstance(n_groups, int) and n_groups > 0 else 1
 
 
 def _table_dtype(dtype: DTypeLike) -> np.dtype:

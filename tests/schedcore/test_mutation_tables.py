@@ -108,6 +108,23 @@ def test_schedule_table_memory_check(monkeypatch):
         schedule_table({"lr": SchedLin(0, 1), "mom": SchedLin(1, 0)}, 20, start=5, stop=15)
 
 
+def test_schedule_table_memory_check_counts_per_group_columns_and_dtype(monkeypatch):
+    """Per-group columns hold G values per step; float32 columns 4 bytes each (positions stay float64)."""
+    monkeypatch.setattr(_io, "_ALWAYS_FITS", 0)
+    scheds = {"lr": [SchedLin(0, 1)] * 4, "mom": SchedLin([1.0, 2.0], [0.0, 0.0])}  # 4 + 2 values per step
+    monkeypatch.setattr(_io, "memory_available", lambda: 10 * 8 * 7)
+    schedule_table(scheds, 10)  # 10 steps x (1 + 6) float64 values
+    monkeypatch.setattr(_io, "memory_available", lambda: 10 * 8 * 7 - 1)
+    with pytest.raises(ValueError, match=_exact("a table of 10 steps (n_steps=10, start=0, stop=10) x 7 columns "
+                                                "would need 560 B of memory; 559 B available")):  # fmt: skip
+        schedule_table(scheds, 10)
+    monkeypatch.setattr(_io, "memory_available", lambda: 10 * (8 + 4 * 6))
+    schedule_table(scheds, 10, dtype=np.float32)
+    monkeypatch.setattr(_io, "memory_available", lambda: 10 * (8 + 4 * 6) - 1)
+    with pytest.raises(ValueError, match="would need 320 B of memory; 319 B available"):
+        schedule_table(scheds, 10, dtype=np.float32)
+
+
 # ------------------------------------------------------------------------------------ CSV text
 
 
