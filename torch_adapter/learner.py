@@ -117,8 +117,8 @@ class Learner:
         self.barrier: Callable[[], None] | None = None
         self.xb, self.yb, self.pred, self.loss, self.smooth_loss = (), (), None, None, math.nan
         #: ``(tensor, float)``: the last host read of a training loss, so that one read per step
-        #: serves everyone (the NaN guard makes it; the Recorder and the LR finder reuse it while
-        #: ``learn.loss is loss_read[0]``, else they read ``learn.loss`` themselves). None from
+        #: serves everyone (the NaN guard makes it; :meth:`loss_value`, which the Recorder and the
+        #: LR finder use, reuses it while ``learn.loss is loss_read[0]``). None from
         #: the start of each batch (with ``loss``) until the read; the guard is off with
         #: ``on_nonfinite="continue"``.
         self.loss_read: tuple[torch.Tensor, float] | None = None
@@ -311,6 +311,20 @@ class Learner:
     def _to_device(self, batch) -> list:
         dev = self.device
         return [b.to(dev, non_blocking=True) if isinstance(b, torch.Tensor) else b for b in batch]
+
+    def loss_value(self) -> float:
+        """``learn.loss`` as a Python float, read from its device at most once per loss tensor:
+        the NaN guard's read (``loss_read``) while it is of this loss, else a new read, kept.
+
+        >>> from torch_adapter.testing import synth_learner
+        >>> learn = synth_learner(); learn.loss = torch.tensor(2.5)
+        >>> learn.loss_value(), learn.loss_read[1]
+        (2.5, 2.5)
+        """
+        loss, read = self.loss, self.loss_read
+        if read is None or read[0] is not loss:
+            read = self.loss_read = (loss, loss.item())
+        return read[1]
 
     def _nonfinite(self) -> None:
         """A NaN/inf training loss: warn and stop (or skip the batch) before its backward pass."""

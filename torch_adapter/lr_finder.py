@@ -192,17 +192,15 @@ class LRFinder(ParamScheduler):
     def after_loss(self) -> None:
         if not self.learn.training:
             return
-        if self.stop_div and not math.isfinite(self.learn.loss.item()):
+        if self.stop_div and not math.isfinite(self.learn.loss_value()):
             self._diverged = True  # record the batch, skip its backward pass, then stop
             raise CancelBatchException()
 
     def after_batch(self) -> None:
         if not self.learn.training:
             return
-        loss = self.learn.loss
-        if loss is not None:  # read after the backward pass: distributed, the mean over ranks
-            read = self.learn.loss_read  # the NaN guard's read of this loss, when it made one
-            self.raw_losses.append(read[1] if read is not None and read[0] is loss else loss.item())
+        if self.learn.loss is not None:  # read after the backward pass: distributed, the mean over ranks
+            self.raw_losses.append(self.learn.loss_value())
         loss = self.learn.smooth_loss
         if math.isfinite(loss):
             self.first_loss = loss if math.isnan(self.first_loss) else self.first_loss

@@ -104,14 +104,14 @@ class Recorder(Callback):
         if loss is None:  # cancelled before the loss
             return
         if learn.training:
-            read = learn.loss_read  # the NaN guard's read of this loss, when it made one
+            read = learn.loss_read  # learn.loss_value(), inlined (every training batch): no call
             value = read[1] if read is not None and read[0] is loss else loss.item()
             smoothed = self._smooth(value)  # schedcore's rule: NaN in, NaN out, kept out
             if smoothed == smoothed:  # not NaN: the running average moved
                 learn.smooth_loss = smoothed
             self.losses.append(smoothed)
             lr = learn.opt.param_groups[-1]["lr"]
-            self.lrs.append(lr if type(lr) is float else lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
+            self.lrs.append(lr.detach().clone() if isinstance(lr, torch.Tensor) else lr)  # no GPU sync
         else:
             self._accumulate(learn)
 

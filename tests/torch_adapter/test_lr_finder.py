@@ -504,3 +504,14 @@ def test_raw_losses_are_read_after_the_backward_pass():
     with learn.no_logging():
         learn.fit(1, cbs=[Halve(), keep, finder])
     assert finder.raw_losses == pytest.approx([v / 2 for v in keep.own])
+
+
+def test_lr_find_reads_each_training_loss_twice_at_most(monkeypatch):
+    """The divergence check (after_loss) and the NaN guard read the loss; the Recorder and the
+    raw-loss record reuse those reads (``learn.loss_value()``) instead of reading again."""
+    learn, reads = synth_learner(), []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(t.grad_fn is not None) or item(t))
+    with learn.no_logging():
+        learn.lr_find(end_lr=0.1, num_it=10, show_plot=False)
+    assert len(learn.recorder.lrs) == 10 and reads.count(True) == 2 * 10
